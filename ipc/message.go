@@ -1,0 +1,143 @@
+package ipc
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Version is the frame format version written by this build.
+const Version = 1
+
+// maxPayload bounds a frame's payload; real messages are a few hundred bytes.
+const maxPayload = 4000
+
+// Kind says what a message means.
+type Kind uint8
+
+// Worker → master.
+const (
+	// KindReady: the worker serves on every listener.
+	KindReady Kind = 1
+	// KindHeartbeat: the worker is alive; Stats says how it is doing.
+	KindHeartbeat Kind = 2
+	// KindRecycle: the worker reached max_requests and asks to be replaced.
+	// It keeps serving until the master tells it to stop.
+	KindRecycle Kind = 3
+)
+
+// Master → worker.
+const (
+	// KindStop: stop. Graceful drains; otherwise close everything now.
+	KindStop Kind = 16
+	// KindReopenLogs: reopen the log files the worker writes itself.
+	KindReopenLogs Kind = 17
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindReady:
+		return "ready"
+	case KindHeartbeat:
+		return "heartbeat"
+	case KindRecycle:
+		return "recycle"
+	case KindStop:
+		return "stop"
+	case KindReopenLogs:
+		return "reopen-logs"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Stats is what a worker reports about itself in ready and heartbeat messages.
+type Stats struct {
+	Requests       uint64        `json:"requests"`         // requests served since boot
+	InFlight       int           `json:"in_flight"`        // requests being handled now
+	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
+	RSS            int64         `json:"rss"`              // resident set size, bytes
+}
+
+// Message is one frame's content. Fields that do not belong to Kind are zero.
+type Message struct {
+	Kind     Kind  `json:"-"`
+	Stats    Stats `json:"stats,omitzero"`
+	Graceful bool  `json:"graceful,omitempty"` // KindStop
+}
+
+// ErrVersion is returned for a frame written by an incompatible build.
+var ErrVersion = errors.New("ipc: unsupported frame version")
+
+// Writer writes frames; it is safe for concurrent use.
+type Writer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewWriter returns a Writer on w (a pipe).
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Send writes m as one frame. On a pipe whose reader is gone it returns the
+// write error (EPIPE); the caller decides what that means.
+func (w *Writer) Send(m Message) error {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("ipc: encode %s: %w", m.Kind, err)
+	}
+	if len(payload) > maxPayload {
+		return fmt.Errorf("ipc: %s payload of %d bytes is over %d", m.Kind, len(payload), maxPayload)
+	}
+	frame := make([]byte, 4+len(payload))
+	frame[0] = Version
+	frame[1] = byte(m.Kind)
+	binary.BigEndian.PutUint16(frame[2:4], uint16(len(payload)))
+	copy(frame[4:], payload)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, err := w.w.Write(frame); err != nil {
+		return fmt.Errorf("ipc: send %s: %w", m.Kind, err)
+	}
+	return nil
+}
+
+// Reader reads frames; it is not safe for concurrent use.
+type Reader struct {
+	r   *bufio.Reader
+	hdr [4]byte
+}
+
+// NewReader returns a Reader on r (a pipe).
+func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 4096)} }
+
+// Read returns the next message. It returns io.EOF when the writer closed the
+// pipe between frames, io.ErrUnexpectedEOF when it closed it inside one, and
+// ErrVersion or a decode error for a frame it cannot read.
+func (r *Reader) Read() (Message, error) {
+	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+		return Message{}, err
+	}
+	if r.hdr[0] != Version {
+		return Message{}, fmt.Errorf("%w %d (want %d)", ErrVersion, r.hdr[0], Version)
+	}
+	n := int(binary.BigEndian.Uint16(r.hdr[2:4]))
+	if n > maxPayload {
+		return Message{}, fmt.Errorf("ipc: frame of %d bytes is over %d", n, maxPayload)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r.r, payload); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Message{}, err
+	}
+	m := Message{Kind: Kind(r.hdr[1])}
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return Message{}, fmt.Errorf("ipc: decode %s: %w", m.Kind, err)
+	}
+	return m, nil
+}
