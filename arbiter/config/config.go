@@ -1,0 +1,96 @@
+// Package config reads and validates arbiter's TOML configuration.
+//
+// A Config is what the master runs with and what it hands, serialized, to
+// every worker it spawns: a worker never reads the file itself, so a file
+// edited between the master's read and a worker's boot cannot split a fleet.
+// Load reports every problem it finds, each naming file:line:col and the key.
+package config
+
+import (
+	"time"
+)
+
+// Protocols a listener can speak.
+const (
+	ProtoHTTP    = "http"
+	ProtoFastCGI = "fastcgi"
+	ProtoSCGI    = "scgi"
+	ProtoUWSGI   = "uwsgi"
+)
+
+// App types.
+const (
+	AppEcho   = "echo"   // built-in diagnostic app
+	AppStatic = "static" // a directory of files
+	AppGo     = "go"     // the http.Handler compiled into the binary (library mode)
+)
+
+// Config is the whole, validated configuration. Durations are already parsed.
+// The JSON form is how the master passes it to workers.
+type Config struct {
+	// Path is the file the config came from ("" when built from defaults only).
+	Path string `json:"path"`
+
+	Workers           int           `json:"workers"`
+	Timeout           time.Duration `json:"timeout"`
+	GracefulTimeout   time.Duration `json:"graceful_timeout"`
+	Pidfile           string        `json:"pidfile"`
+	MaxRequests       int           `json:"max_requests"`
+	MaxRequestsJitter int           `json:"max_requests_jitter"`
+	MaxBootFailures   int           `json:"max_boot_failures"`
+
+	Backlog           int           `json:"backlog"`
+	Keepalive         time.Duration `json:"keepalive"`
+	WorkerConnections int           `json:"worker_connections"`
+	ReadHeaderTimeout time.Duration `json:"read_header_timeout"`
+	ReadTimeout       time.Duration `json:"read_timeout"`
+	WriteTimeout      time.Duration `json:"write_timeout"`
+
+	LimitRequestLine      int `json:"limit_request_line"`
+	LimitRequestFields    int `json:"limit_request_fields"`
+	LimitRequestFieldSize int `json:"limit_request_field_size"`
+
+	Log    Log      `json:"log"`
+	Listen []Listen `json:"listen"`
+	App    App      `json:"app"`
+}
+
+// Log configures the master's log and the workers' access log.
+type Log struct {
+	Level     string `json:"level"`      // trace, debug, info, warn, error
+	Format    string `json:"format"`     // auto, json, console
+	File      string `json:"file"`       // "" = stderr
+	AccessLog string `json:"access_log"` // "" = off, "-" = the main log, else a file path
+}
+
+// Listen is one listening socket and the protocol spoken on it.
+type Listen struct {
+	Address  string `json:"address"`  // "host:port", "unix:/path", "fd://N"
+	Protocol string `json:"protocol"` // http, fastcgi, scgi, uwsgi
+	Mode     uint32 `json:"mode"`     // unix socket file mode; 0 = leave as umask made it
+	Name     string `json:"name"`     // optional label used in logs and metrics
+}
+
+// App selects what answers requests.
+type App struct {
+	Type  string   `json:"type"`
+	Root  string   `json:"root"`  // static: the directory served
+	Index []string `json:"index"` // static: index file names tried for a directory
+}
+
+// Defaults, as documented in docs/config.md.
+const (
+	DefaultTimeout               = 30 * time.Second
+	DefaultGracefulTimeout       = 30 * time.Second
+	DefaultMaxBootFailures       = 5
+	DefaultBacklog               = 2048
+	DefaultKeepalive             = 2 * time.Second
+	DefaultWorkerConnections     = 1000
+	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultReadTimeout           = 60 * time.Second
+	DefaultWriteTimeout          = 0
+	DefaultLimitRequestLine      = 4094
+	DefaultLimitRequestFields    = 100
+	DefaultLimitRequestFieldSize = 8190
+	DefaultAddress               = "127.0.0.1:8000"
+)

@@ -1,0 +1,251 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Overrides come from command-line flags; zero values mean "not given".
+type Overrides struct {
+	Workers int      // --workers
+	Binds   []string // --bind (repeatable): replaces every [[listen]] with http listeners on these addresses
+	Pidfile string   // --pidfile
+	// DefaultApp is the app type when the file sets none: "go" in a program
+	// that passes a handler to arbiter.Main, else echo.
+	DefaultApp string
+}
+
+// Flag names, as they appear in problems about override values.
+const (
+	flagWorkers = "--workers"
+	flagBind    = "--bind"
+	flagPidfile = "--pidfile"
+)
+
+// Environment variables that supply defaults.
+const (
+	envWebConcurrency = "WEB_CONCURRENCY"
+	envPort           = "PORT"
+)
+
+// Load reads and validates the file at path. path "" means no file: defaults
+// only (plus overrides). A file that cannot be read gives a wrapped os error;
+// every problem with its content, the environment or the overrides gives
+// Errors. On error the *Config is nil.
+func Load(path string, o Overrides) (*Config, error) {
+	if path == "" {
+		return build("", nil, false, o, os.Getenv)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, o, os.Getenv)
+}
+
+// Parse is Load on bytes; name is used in error messages; getenv is
+// os.Getenv in production (nil means an empty environment).
+//
+// Relative paths in data resolve against the directory of name (made
+// absolute against the working directory); with name "" they resolve against
+// the working directory, problems say "<config>", and Config.Path is "".
+func Parse(name string, data []byte, o Overrides, getenv func(string) string) (*Config, error) {
+	return build(name, data, true, o, getenv)
+}
+
+// build is Load and Parse: it decodes the file (when hasFile), fills in the
+// defaults that come from the environment, applies the overrides and
+// validates the result.
+func build(name string, data []byte, hasFile bool, o Overrides, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("config: working directory: %w", err)
+	}
+
+	c := defaults()
+	if o.DefaultApp != "" {
+		c.App.Type = o.DefaultApp
+	}
+	d := &decoder{ix: buildIndex(nil), bad: map[string]bool{}}
+	r := &parseReporter{d: d, origins: map[string]string{}}
+	base := wd
+	workersSet := false
+
+	if hasFile {
+		d.file = name
+		if name == "" {
+			d.file = "<config>"
+		} else {
+			c.Path = filepath.Join(wd, name)
+			if filepath.IsAbs(name) {
+				c.Path = filepath.Clean(name)
+			}
+			base = filepath.Dir(c.Path)
+		}
+		// An editor's UTF-8 byte order mark is not TOML; columns on the
+		// first line count from after it, as editors show them.
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+		var doc map[string]any
+		if err := toml.Unmarshal(data, &doc); err != nil {
+			return nil, Errors{syntaxProblem(d.file, err)}
+		}
+		d.ix = buildIndex(data)
+		d.walk("", doc, rootSchema(c))
+		_, workersSet = doc["workers"]
+		resolvePaths(c, base)
+	}
+
+	if !workersSet && o.Workers == 0 {
+		c.Workers = min(runtime.NumCPU(), maxWorkers)
+		if s := getenv(envWebConcurrency); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || !allDigits(s) {
+				r.add(Problem{Key: envWebConcurrency, Msg: fmt.Sprintf("must be a positive integer, got %q", s)})
+			} else {
+				c.Workers = n
+				r.origins["workers"] = envWebConcurrency
+			}
+		}
+	}
+	if len(c.Listen) == 0 && len(o.Binds) == 0 {
+		c.Listen = []Listen{{Address: DefaultAddress, Protocol: ProtoHTTP}}
+		if s := getenv(envPort); s != "" {
+			if n, err := strconv.Atoi(s); err != nil || !allDigits(s) || n < 1 || n > 65535 {
+				r.add(Problem{Key: envPort, Msg: fmt.Sprintf("must be a port number from 1 to 65535, got %q", s)})
+			} else {
+				c.Listen[0].Address = "0.0.0.0:" + s
+				r.origins["listen"] = envPort
+			}
+		}
+	}
+
+	if o.Workers != 0 {
+		c.Workers = o.Workers
+		r.origins["workers"] = flagWorkers
+	}
+	if o.Pidfile != "" {
+		c.Pidfile = resolve(wd, o.Pidfile)
+		r.origins["pidfile"] = flagPidfile
+	}
+	if len(o.Binds) > 0 {
+		c.Listen = make([]Listen, len(o.Binds))
+		for i, b := range o.Binds {
+			c.Listen[i] = Listen{Address: resolveAddress(wd, b), Protocol: ProtoHTTP}
+		}
+		r.origins["listen"] = flagBind
+	}
+
+	validate(c, r)
+	if len(d.problems) > 0 {
+		sortProblems(d.problems)
+		return nil, Errors(d.problems)
+	}
+	return c, nil
+}
+
+func defaults() *Config {
+	return &Config{
+		Timeout:               DefaultTimeout,
+		GracefulTimeout:       DefaultGracefulTimeout,
+		MaxBootFailures:       DefaultMaxBootFailures,
+		Backlog:               DefaultBacklog,
+		Keepalive:             DefaultKeepalive,
+		WorkerConnections:     DefaultWorkerConnections,
+		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
+		ReadTimeout:           DefaultReadTimeout,
+		WriteTimeout:          DefaultWriteTimeout,
+		LimitRequestLine:      DefaultLimitRequestLine,
+		LimitRequestFields:    DefaultLimitRequestFields,
+		LimitRequestFieldSize: DefaultLimitRequestFieldSize,
+		Log:                   Log{Level: "info", Format: "auto"},
+		App:                   App{Type: AppEcho, Index: []string{"index.html"}},
+	}
+}
+
+// resolvePaths makes the relative paths the file gave absolute against base,
+// the file's directory.
+func resolvePaths(c *Config, base string) {
+	c.Pidfile = resolve(base, c.Pidfile)
+	c.Log.File = resolve(base, c.Log.File)
+	if c.Log.AccessLog != "-" {
+		c.Log.AccessLog = resolve(base, c.Log.AccessLog)
+	}
+	c.App.Root = resolve(base, c.App.Root)
+	for i := range c.Listen {
+		c.Listen[i].Address = resolveAddress(base, c.Listen[i].Address)
+	}
+}
+
+// resolve makes p absolute against base and cleans it; "" stays "".
+func resolve(base, p string) string {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+// resolveAddress resolves the path of a "unix:" address; other addresses are
+// returned as they are.
+func resolveAddress(base, addr string) string {
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok && p != "" {
+		return "unix:" + resolve(base, p)
+	}
+	return addr
+}
+
+// parseReporter turns validate's findings into Problems: a value that came
+// from a flag or the environment is reported under that name; one from the
+// file with its position; one under a key that already has a decoding
+// problem not at all (the decoding problem says it better).
+type parseReporter struct {
+	d       *decoder
+	origins map[string]string // key path prefix → flag or environment variable that set it
+}
+
+func (r *parseReporter) add(p Problem) { r.d.problems = append(r.d.problems, p) }
+
+func (r *parseReporter) origin(key string) string {
+	for k := key; k != ""; k = parentKey(k) {
+		if o, ok := r.origins[k]; ok {
+			return o
+		}
+	}
+	return ""
+}
+
+func (r *parseReporter) problem(key, msg string) {
+	if o := r.origin(key); o != "" {
+		r.add(Problem{Key: o, Msg: msg})
+		return
+	}
+	for k := key; k != ""; k = parentKey(k) {
+		if r.d.bad[k] {
+			return
+		}
+	}
+	at := r.d.ix.valueAt(key)
+	r.add(Problem{File: r.d.file, Line: at.line, Col: at.col, Key: key, Msg: msg})
+}
+
+func (r *parseReporter) where(key string) string {
+	if o := r.origin(key); o != "" {
+		return "an earlier " + o
+	}
+	if at := r.d.ix.keyAt(key); at.valid() {
+		return fmt.Sprintf("%s (line %d)", key, at.line)
+	}
+	return key
+}
