@@ -1,0 +1,137 @@
+package worker
+
+import (
+	"context"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/worker/info"
+)
+
+// httpServer is net/http's server with gunicorn's request limits, a bound on
+// concurrent connections, and a drain that ends keep-alive connections at a
+// request boundary.
+type httpServer struct {
+	srv      *http.Server
+	limits   requestLimits
+	maxConns int
+	idleWait time.Duration // how long idle keep-alive connections may still send one request during a drain
+
+	draining atomic.Bool
+	open     atomic.Int64 // connections accepted and not yet closed
+
+	mu   sync.Mutex
+	sems []*connLimitListener
+}
+
+func newHTTPServer(cfg *config.Config, h http.Handler, proto string, lg zerolog.Logger) *httpServer {
+	s := &httpServer{
+		limits: requestLimits{
+			line:      cfg.LimitRequestLine,
+			fields:    cfg.LimitRequestFields,
+			fieldSize: cfg.LimitRequestFieldSize,
+		},
+		maxConns: cfg.WorkerConnections,
+		idleWait: min(cfg.Keepalive, time.Second),
+	}
+	s.srv = &http.Server{
+		Handler:           s.wrap(h),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.Keepalive,
+		MaxHeaderBytes:    s.limits.maxHeaderBytes(),
+		ErrorLog:          log.New(zerologWriter{lg.With().Str("proto", proto).Logger()}, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return info.WithProtocol(context.Background(), proto) },
+		ConnState:         s.connState,
+	}
+	if cfg.Keepalive <= 0 {
+		s.srv.SetKeepAlivesEnabled(false)
+	}
+	return s
+}
+
+func (s *httpServer) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := s.limits.check(r); code != 0 {
+			w.Header().Set("Connection", "close")
+			http.Error(w, http.StatusText(code), code)
+			return
+		}
+		if s.draining.Load() {
+			// The response carries Connection: close, and net/http closes
+			// the connection after it: the client learns at a request
+			// boundary that this connection ends.
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *httpServer) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.open.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.open.Add(-1)
+		s.mu.Lock()
+		for _, l := range s.sems {
+			l.release(c)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Serve accepts on l, at most worker_connections connections at a time.
+func (s *httpServer) Serve(l net.Listener) error {
+	ll := newConnLimitListener(l, s.maxConns)
+	s.mu.Lock()
+	s.sems = append(s.sems, ll)
+	s.mu.Unlock()
+	return s.srv.Serve(ll)
+}
+
+// Shutdown drains: it stops accepting, marks every further response
+// Connection: close, gives connections that sat idle when the drain began
+// up to idleWait to send one more request (which is answered and then
+// closed), then lets net/http close what is idle and wait for the rest. When
+// ctx expires first it returns ctx's error; the caller then calls Close.
+func (s *httpServer) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	for _, l := range s.sems {
+		l.Close()
+	}
+	s.mu.Unlock()
+	deadline := time.Now().Add(s.idleWait)
+	for s.open.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return s.srv.Shutdown(ctx)
+}
+
+// Close closes the listeners and every connection now.
+func (s *httpServer) Close() error { return s.srv.Close() }
+
+// zerologWriter lets net/http's ErrorLog write into zerolog.
+type zerologWriter struct{ l zerolog.Logger }
+
+func (w zerologWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+		msg = msg[:n-1]
+	}
+	w.l.Warn().Msg(msg)
+	return len(p), nil
+}

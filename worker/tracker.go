@@ -1,0 +1,106 @@
+package worker
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arbiter-dev/arbiter/ipc"
+)
+
+// tracker counts requests, knows the oldest one in flight, and fires onLimit
+// once when the worker has served its max_requests.
+type tracker struct {
+	limit   uint64
+	onLimit func()
+	fired   atomic.Bool
+	served  atomic.Uint64
+
+	mu       sync.Mutex
+	inFlight int
+	head     *flight // oldest
+	tail     *flight
+}
+
+type flight struct {
+	start      time.Time
+	prev, next *flight
+}
+
+func newTracker(limit int, onLimit func()) *tracker {
+	return &tracker{limit: uint64(max(limit, 0)), onLimit: onLimit}
+}
+
+func (t *tracker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := t.begin()
+		defer t.end(f)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (t *tracker) begin() *flight {
+	f := &flight{start: time.Now()}
+	t.mu.Lock()
+	t.inFlight++
+	if t.tail == nil {
+		t.head, t.tail = f, f
+	} else {
+		f.prev, t.tail.next, t.tail = t.tail, f, f
+	}
+	t.mu.Unlock()
+	return f
+}
+
+func (t *tracker) end(f *flight) {
+	t.mu.Lock()
+	t.inFlight--
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		t.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		t.tail = f.prev
+	}
+	t.mu.Unlock()
+	n := t.served.Add(1)
+	if t.limit > 0 && n >= t.limit && t.fired.CompareAndSwap(false, true) {
+		t.onLimit()
+	}
+}
+
+func (t *tracker) stats() ipc.Stats {
+	t.mu.Lock()
+	s := ipc.Stats{InFlight: t.inFlight}
+	if t.head != nil {
+		s.OldestInFlight = time.Since(t.head.start)
+	}
+	t.mu.Unlock()
+	s.Requests = t.served.Load()
+	s.RSS = rss()
+	return s
+}
+
+// rss reads the resident set size from /proc/self/statm; 0 if unavailable.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(fields[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
+}
