@@ -1,0 +1,337 @@
+// Package master is arbiter's master process: it owns the listeners, spawns
+// workers by re-executing its own binary, reaps them, watches their
+// heartbeats, and changes the fleet on signals.
+//
+// One goroutine (Run's loop) owns all state: the worker table, the config
+// and the generation number. Signals, worker messages and a ticker arrive on
+// channels; nothing else touches the state. Children are reaped only there,
+// with wait4(-1, WNOHANG): nothing in the master waits for a child any other
+// way, so no exit is ever stolen.
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/listeners"
+	"github.com/arbiter-dev/arbiter/arbiter/logging"
+	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
+	"github.com/arbiter-dev/arbiter/ipc"
+	"github.com/arbiter-dev/arbiter/signals"
+)
+
+// Errors Run returns; cmd maps them to exit codes.
+var (
+	// ErrWorkerBoot: workers kept failing to boot; the master halted.
+	ErrWorkerBoot = errors.New("workers keep failing to boot")
+	// ErrAppLoad: workers kept failing to load the application; the master halted.
+	ErrAppLoad = errors.New("workers keep failing to load the app")
+	// ErrListen: a listener could not be bound.
+	ErrListen = errors.New("cannot listen")
+)
+
+// Worker exit codes (the worker's side of the contract; gunicorn's numbers).
+const (
+	ExitWorkerBoot = 3
+	ExitAppLoad    = 4
+)
+
+// Options configure a Master.
+type Options struct {
+	Config    *config.Config   // the validated config
+	Overrides config.Overrides // re-applied when HUP re-reads the file
+	// Validate, when set, checks a config beyond config.Load (for example
+	// that an app of type "go" has a handler in this binary). Used on HUP.
+	Validate func(*config.Config) error
+	Log      zerolog.Logger
+	Sink     *logging.Sink // where worker output goes; nil = the Log's writer is not reopened
+	// Executable and Args start a worker: the master's own binary and the
+	// arguments of the hidden worker command.
+	Executable string
+	Args       []string
+}
+
+type state int
+
+const (
+	running state = iota
+	stoppingGraceful
+	stoppingFast
+)
+
+// Master is one master process. Create it with New and call Run once.
+type Master struct {
+	opt       Options
+	cfg       *config.Config
+	log       zerolog.Logger
+	listeners []*listeners.Listener
+
+	gen     int
+	desired int
+	nextID  int
+	workers map[int]*proc // by id
+	byPID   map[int]*proc
+
+	state        state
+	stopDeadline time.Time
+	haltErr      error
+
+	bootFailures int
+	lastBootCode int
+	nextSpawn    time.Time // back-off gate
+	prevCfg      *config.Config
+	prevGen      int
+	genReady     bool
+
+	events chan event
+	done   chan struct{}
+	now    func() time.Time
+}
+
+// proc is the master's view of one worker.
+type proc struct {
+	id, gen, pid int
+	started      time.Time
+	readyAt      time.Time // zero while booting
+	lastSeen     time.Time
+	stats        ipc.Stats
+	recycle      bool      // asked to be replaced (max_requests)
+	retiring     bool      // told to stop
+	stopBy       time.Time // SIGKILL after this, when retiring
+	abortedAt    time.Time // SIGABRT sent
+	killed       bool      // SIGKILL sent
+	control      *ipc.Writer
+	controlFile  *os.File
+}
+
+func (p *proc) ready() bool { return !p.readyAt.IsZero() }
+
+type event struct {
+	id     int
+	msg    ipc.Message
+	closed bool // the status pipe reached EOF
+}
+
+// New prepares a master; it binds nothing yet.
+func New(opt Options) *Master {
+	return &Master{
+		opt: opt, cfg: opt.Config, log: opt.Log,
+		gen: 1, desired: opt.Config.Workers,
+		workers: map[int]*proc{}, byPID: map[int]*proc{},
+		events: make(chan event, 256), done: make(chan struct{}), now: time.Now,
+	}
+}
+
+// Run binds the listeners, writes the pidfile, starts the workers and runs
+// until a stop signal or a halt. It returns nil after a clean stop.
+func (m *Master) Run() error {
+	defer close(m.done)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		m.log.Warn().Err(err).Msg("cannot become a child subreaper; orphaned grandchildren will not be reaped here")
+	}
+	// Subscribe before anything can go wrong, so that no signal (and no
+	// child exit) is missed between now and the loop.
+	sigq := signals.NewQueue(signals.Handled...)
+	defer sigq.Stop()
+
+	ls, err := listeners.Open(m.cfg.Listen, m.cfg.Backlog)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrListen, err)
+	}
+	m.listeners = ls
+	defer listeners.CloseAll(m.listeners)
+	for _, l := range ls {
+		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
+	}
+	if m.cfg.Pidfile != "" {
+		if err := pidfile.Write(m.cfg.Pidfile, os.Getpid()); err != nil {
+			return err
+		}
+		defer pidfile.Remove(m.cfg.Pidfile, os.Getpid())
+	}
+	m.log.Info().Int("workers", m.desired).Int("generation", m.gen).Str("config", m.cfg.Path).Msg("master started")
+
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	m.manage()
+	for !m.finished() {
+		select {
+		case s := <-sigq.C():
+			m.onSignal(s)
+		case ev := <-m.events:
+			m.onEvent(ev)
+		case <-tick.C:
+			m.reap()
+			m.checkTimers()
+		}
+		m.manage()
+	}
+	m.log.Info().Msg("master stopped")
+	return m.haltErr
+}
+
+func (m *Master) finished() bool {
+	return m.state != running && len(m.workers) == 0
+}
+
+func (m *Master) onSignal(s os.Signal) {
+	a := signals.ActionOf(s)
+	if a != signals.ChildExited {
+		m.log.Info().Str("signal", signals.Name(s)).Stringer("action", a).Msg("signal")
+	}
+	switch a {
+	case signals.ChildExited:
+		m.reap()
+	case signals.Reload:
+		m.reload()
+	case signals.GracefulStop:
+		m.stop(true)
+	case signals.FastStop:
+		m.stop(false)
+	case signals.AddWorker:
+		if m.state == running {
+			m.desired++
+			m.log.Info().Int("workers", m.desired).Msg("worker count changed")
+		}
+	case signals.RemoveWorker:
+		if m.state == running && m.desired > 1 {
+			m.desired--
+			m.log.Info().Int("workers", m.desired).Msg("worker count changed")
+		}
+	case signals.StopWorkers:
+		if m.state == running {
+			m.desired = 0
+			m.log.Info().Msg("stopping all workers; the master stays (HUP or TTIN start them again)")
+		}
+	case signals.ReopenLogs:
+		m.reopenLogs()
+	case signals.Upgrade:
+		m.log.Warn().Msg("USR2 (binary upgrade) is not supported by this version; ignored")
+	}
+}
+
+func (m *Master) onEvent(ev event) {
+	p := m.workers[ev.id]
+	if p == nil {
+		return
+	}
+	if ev.closed {
+		return // the exit itself arrives through wait4
+	}
+	now := m.now()
+	p.lastSeen = now
+	switch ev.msg.Kind {
+	case ipc.KindReady:
+		p.readyAt = now
+		p.stats = ev.msg.Stats
+		m.bootFailures = 0
+		m.log.Info().Int("worker", p.id).Int("pid", p.pid).Int("generation", p.gen).
+			Dur("boot", now.Sub(p.started)).Msg("worker ready")
+	case ipc.KindHeartbeat:
+		p.stats = ev.msg.Stats
+	case ipc.KindRecycle:
+		if !p.recycle {
+			p.recycle = true
+			m.log.Info().Int("worker", p.id).Int("pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
+				Msg("worker reached max_requests; starting its replacement")
+		}
+	}
+}
+
+// stop begins a graceful or fast stop of every worker. A fast stop during a
+// graceful one escalates; a graceful one during a fast one changes nothing.
+func (m *Master) stop(graceful bool) {
+	switch {
+	case m.state == stoppingFast, m.state == stoppingGraceful && graceful:
+		return
+	}
+	now := m.now()
+	if graceful {
+		m.state = stoppingGraceful
+		m.stopDeadline = now.Add(m.cfg.GracefulTimeout)
+	} else {
+		m.state = stoppingFast
+		m.stopDeadline = now.Add(min(m.cfg.GracefulTimeout, 2*time.Second))
+	}
+	for _, p := range m.workers {
+		m.tell(p, ipc.Message{Kind: ipc.KindStop, Graceful: graceful})
+		p.retiring = true
+		p.stopBy = m.stopDeadline
+	}
+}
+
+func (m *Master) reopenLogs() {
+	if m.opt.Sink != nil {
+		if err := m.opt.Sink.Reopen(); err != nil {
+			m.log.Error().Err(err).Msg("reopen log file failed; still writing to the old one")
+		}
+	}
+	for _, p := range m.workers {
+		m.tell(p, ipc.Message{Kind: ipc.KindReopenLogs})
+	}
+}
+
+// reload re-reads the config file. An invalid file keeps the running
+// generation and logs every problem. A valid one starts a new generation;
+// manage retires the old one once the new one is ready.
+func (m *Master) reload() {
+	if m.state != running {
+		return
+	}
+	cfg, err := config.Load(m.cfg.Path, m.opt.Overrides)
+	if err == nil && m.opt.Validate != nil {
+		err = m.opt.Validate(cfg)
+	}
+	if err != nil {
+		var probs config.Errors
+		if errors.As(err, &probs) {
+			for _, p := range probs {
+				m.log.Error().Str("problem", p.String()).Msg("reload refused: config invalid; keeping the running generation")
+			}
+		} else {
+			m.log.Error().Err(err).Msg("reload refused; keeping the running generation")
+		}
+		return
+	}
+	if !sameListeners(cfg.Listen, m.cfg.Listen) {
+		m.log.Warn().Msg("listener changes are not applied by HUP in this version; keeping the current listeners (restart to change them)")
+		cfg.Listen = m.cfg.Listen
+	}
+	m.prevCfg, m.prevGen = m.cfg, m.gen
+	m.cfg = cfg
+	m.gen++
+	m.genReady = false
+	m.desired = cfg.Workers
+	m.bootFailures = 0
+	m.nextSpawn = time.Time{}
+	m.log = m.log.Level(logging.ParseLevel(cfg.Log.Level))
+	m.log.Info().Int("generation", m.gen).Int("workers", m.desired).Msg("reloading: starting a new generation")
+}
+
+func sameListeners(a, b []config.Listen) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// tell sends m to a worker; a worker that is gone or not reading (its pipe
+// full for 100 ms) is reported and otherwise ignored: timers deal with it.
+func (m *Master) tell(p *proc, msg ipc.Message) {
+	_ = p.controlFile.SetWriteDeadline(m.now().Add(100 * time.Millisecond))
+	if err := p.control.Send(msg); err != nil && !errors.Is(err, syscall.EPIPE) {
+		m.log.Warn().Err(err).Int("worker", p.id).Int("pid", p.pid).Msg("control message not delivered")
+	}
+}

@@ -1,0 +1,165 @@
+package master
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// abortGrace is how long a worker that got SIGABRT has to write its
+// goroutine dump before SIGKILL.
+const abortGrace = 3 * time.Second
+
+// reap collects every child that has exited. Unknown children (orphaned
+// grandchildren re-parented to this subreaper) are reaped silently.
+func (m *Master) reap() {
+	for {
+		var ws unix.WaitStatus
+		var ru unix.Rusage
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+		p := m.byPID[pid]
+		if p == nil {
+			m.log.Debug().Int("pid", pid).Msg("reaped an unknown child")
+			continue
+		}
+		m.exited(p, ws)
+	}
+}
+
+// exited removes a reaped worker and decides what its death means.
+func (m *Master) exited(p *proc, ws unix.WaitStatus) {
+	delete(m.byPID, p.pid)
+	delete(m.workers, p.id)
+	p.controlFile.Close()
+
+	ev := m.log.Info()
+	expected := p.retiring && !p.killed && ws.Exited() && ws.ExitStatus() == 0
+	if !expected {
+		ev = m.log.Error()
+	}
+	ev = ev.Int("worker", p.id).Int("pid", p.pid).Int("generation", p.gen).Dur("age", m.now().Sub(p.started))
+	switch {
+	case ws.Exited():
+		ev = ev.Int("exit_code", ws.ExitStatus())
+	case ws.Signaled():
+		ev = ev.Str("signal", unix.SignalName(ws.Signal()))
+		if ws.Signal() == syscall.SIGKILL && !p.killed {
+			ev = ev.Str("hint", "killed by someone else; out of memory?")
+		}
+	}
+	ev.Msg("worker exited")
+
+	if m.state != running || p.ready() {
+		return
+	}
+	// Died before it was ready: a boot failure, whatever the reason.
+	m.bootFailures++
+	code := ExitWorkerBoot
+	if ws.Exited() && ws.ExitStatus() == ExitAppLoad {
+		code = ExitAppLoad
+	}
+	m.lastBootCode = code
+	delay := backoff(m.bootFailures)
+	m.nextSpawn = m.now().Add(delay)
+	if m.bootFailures < m.cfg.MaxBootFailures {
+		m.log.Warn().Int("failures", m.bootFailures).Int("max_boot_failures", m.cfg.MaxBootFailures).
+			Dur("retry_in", delay).Msg("worker failed to boot; retrying after a back-off")
+		return
+	}
+	if m.rollbackReload() {
+		return
+	}
+	err := ErrWorkerBoot
+	if code == ExitAppLoad {
+		err = ErrAppLoad
+	}
+	m.haltErr = fmt.Errorf("%w: %d boot failures in a row; the last worker exited with code %d (see its log lines above)",
+		err, m.bootFailures, code)
+	m.log.Error().Err(m.haltErr).Msg("halting")
+	m.stop(true)
+}
+
+// rollbackReload abandons a reload whose workers do not boot while the
+// previous generation still serves: the old config and generation stay.
+func (m *Master) rollbackReload() bool {
+	if m.prevCfg == nil {
+		return false
+	}
+	oldReady := false
+	for _, p := range m.workers {
+		if p.gen == m.prevGen && p.ready() && !p.retiring {
+			oldReady = true
+		}
+	}
+	if !oldReady {
+		return false
+	}
+	m.log.Error().Int("generation", m.gen).Int("keeping", m.prevGen).
+		Msg("reload abandoned: the new generation's workers do not boot; the previous generation keeps serving")
+	for _, p := range m.workers {
+		if p.gen == m.gen {
+			m.retire(p, "reload abandoned")
+		}
+	}
+	m.cfg, m.gen = m.prevCfg, m.prevGen
+	m.prevCfg = nil
+	m.desired = m.cfg.Workers
+	m.bootFailures = 0
+	m.nextSpawn = time.Time{}
+	return true
+}
+
+// backoff is 100 ms after the first failure, doubling, at most 5 s.
+func backoff(failures int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < failures && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
+// checkTimers enforces timeout (SIGABRT, then SIGKILL) and the stop deadlines.
+func (m *Master) checkTimers() {
+	now := m.now()
+	timeout := m.cfg.Timeout
+	for _, p := range m.workers {
+		switch {
+		case p.killed:
+		case !p.abortedAt.IsZero():
+			if now.Sub(p.abortedAt) > abortGrace {
+				m.kill(p, "no exit after SIGABRT")
+			}
+		case p.retiring && now.After(p.stopBy):
+			m.kill(p, "graceful_timeout passed")
+		case timeout > 0 && !p.ready() && now.Sub(p.started) > timeout:
+			m.abort(p, "not ready within timeout")
+		case timeout > 0 && p.ready() && now.Sub(p.lastSeen) > timeout:
+			m.abort(p, "no heartbeat within timeout")
+		}
+	}
+}
+
+// abort sends SIGABRT so that the Go runtime writes every goroutine's stack
+// (captured into the log), then SIGCONT in case the worker is stopped, since
+// a stopped process would not act on SIGABRT until continued.
+func (m *Master) abort(p *proc, why string) {
+	m.log.Error().Int("worker", p.id).Int("pid", p.pid).Dur("timeout", m.cfg.Timeout).Str("why", why).
+		Msg("worker timeout: sending SIGABRT (its goroutine dump follows), then SIGKILL")
+	p.abortedAt = m.now()
+	_ = unix.Kill(p.pid, unix.SIGABRT)
+	_ = unix.Kill(p.pid, unix.SIGCONT)
+}
+
+func (m *Master) kill(p *proc, why string) {
+	m.log.Warn().Int("worker", p.id).Int("pid", p.pid).Str("why", why).Msg("sending SIGKILL")
+	p.killed = true
+	_ = unix.Kill(p.pid, unix.SIGKILL)
+}

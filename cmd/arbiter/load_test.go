@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbiter-dev/arbiter/worker/app/echo"
+)
+
+// load runs keep-alive clients against addr until stop is called. Requests
+// are POSTs whose body cannot be replayed, so net/http's client never
+// retries one behind our back: every reset or early close is counted.
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	pids       map[int]bool
+	gens       map[int]bool
+	stopCh     chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startLoad(t *testing.T, addr string, clients int) *load {
+	l := &load{stopCh: make(chan struct{}), pids: map[int]bool{}, gens: map[int]bool{}}
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-l.stopCh:
+					return
+				default:
+				}
+				l.one(c, addr)
+			}
+		}()
+	}
+	t.Cleanup(l.stop)
+	return l
+}
+
+func (l *load) one(c *http.Client, addr string) {
+	body := "ping"
+	req, _ := http.NewRequest("POST", "http://"+addr+"/load", io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = int64(len(body))
+	resp, err := c.Do(req)
+	if err != nil {
+		l.fail(err.Error())
+		return
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		l.fail(fmt.Sprintf("status %d, read error %v", resp.StatusCode, err))
+		return
+	}
+	var r echo.Reply
+	if err := json.Unmarshal(data, &r); err != nil || r.BodyLength != int64(len(body)) {
+		l.fail(fmt.Sprintf("bad reply %q", data))
+		return
+	}
+	l.ok.Add(1)
+	l.mu.Lock()
+	l.pids[r.PID] = true
+	l.gens[r.Generation] = true
+	l.mu.Unlock()
+}
+
+func (l *load) fail(msg string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 10 {
+		l.errs = append(l.errs, msg)
+	}
+	l.mu.Unlock()
+}
+
+func (l *load) stop() {
+	select {
+	case <-l.stopCh:
+	default:
+		close(l.stopCh)
+	}
+	l.wg.Wait()
+}
+
+// check stops the load and fails the test on any failed request.
+func (l *load) check(t *testing.T) {
+	t.Helper()
+	l.stop()
+	t.Logf("load: %d ok, %d failed, %d worker pids, generations %v", l.ok.Load(), l.failed.Load(), len(l.pids), l.gens)
+	if l.failed.Load() > 0 {
+		t.Fatalf("%d failed requests, first errors: %v", l.failed.Load(), l.errs)
+	}
+	if l.ok.Load() == 0 {
+		t.Fatal("no request succeeded")
+	}
+}
+
+func (l *load) waitOK(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for l.ok.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests succeeded", l.ok.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

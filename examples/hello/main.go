@@ -1,0 +1,38 @@
+// Command hello is arbiter in library mode: a Go http.Handler served by
+// pre-forked workers. Run it with `go run ./examples/hello run examples/hello/app.toml`.
+//
+// HELLO_VERSION sets the X-Hello-Version response header (the tests use it to
+// tell binaries apart); HELLO_FAIL_LOAD=1 makes every worker fail to load
+// the app, to show the master's back-off and halt (exit code 4).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/arbiter-dev/arbiter/arbiter"
+)
+
+func main() {
+	arbiter.MainApp(arbiter.App{Load: load})
+}
+
+// load runs in each worker at boot.
+func load() (http.Handler, error) {
+	if os.Getenv("HELLO_FAIL_LOAD") == "1" {
+		return nil, errors.New("HELLO_FAIL_LOAD=1: refusing to load")
+	}
+	version := os.Getenv("HELLO_VERSION")
+	if version == "" {
+		version = "1"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wk, _ := arbiter.Self()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Hello-Version", version)
+		fmt.Fprintf(w, "Hello from worker %d (pid %d, generation %d) over %s: %s\n",
+			wk.ID, wk.PID, wk.Generation, arbiter.Protocol(r), r.URL.Path)
+	}), nil
+}
