@@ -1,0 +1,215 @@
+package oneshot
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
+	"github.com/arbiter-dev/arbiter/worker/peerlog"
+	"github.com/rs/zerolog"
+)
+
+// lineProto is a test protocol: "KEY=VALUE\n" lines, then an empty line.
+var lineProto = Protocol{Name: "lines", Style: cgivars.StatusHeader, Dechunk: true, ReadHead: func(br *bufio.Reader, max int) (map[string]string, error) {
+	env := map[string]string{}
+	total := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		total += len(line)
+		if total > max {
+			return nil, errors.New("head too large")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the head: %w", err)
+		}
+		s := strings.TrimSuffix(string(line), "\n")
+		if s == "" {
+			return env, nil
+		}
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("%w: no = in %q", cgivars.ErrBadRequest, s)
+		}
+		env[k] = v
+	}
+}}
+
+func head(kv ...string) string {
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		b.WriteString(kv[i] + "=" + kv[i+1] + "\n")
+	}
+	return b.String() + "\n"
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	t        *testing.T
+	srv      *Server
+	addr     string
+	logs     *syncBuffer
+	serveErr chan error
+}
+
+func start(t *testing.T, h http.Handler, configure ...func(*Server)) *harness {
+	t.Helper()
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv := &Server{Protocol: lineProto, Handler: h, MaxHeadBytes: 4096,
+		Log: peerlog.New(zerolog.New(logs), "lines")}
+	for _, f := range configure {
+		f(srv)
+	}
+	hs := &harness{t: t, srv: srv, addr: ln.Addr().String(), logs: logs, serveErr: make(chan error, 1)}
+	go func() { hs.serveErr <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-hs.serveErr; err != http.ErrServerClosed {
+			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+		}
+	})
+	return hs
+}
+
+func (h *harness) dial() net.Conn {
+	h.t.Helper()
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// roundTrip sends req on a new connection and returns everything the
+// server sends back until it closes the connection.
+func (h *harness) roundTrip(req string) (string, error) {
+	h.t.Helper()
+	c := h.dial()
+	if _, err := io.WriteString(c, req); err != nil {
+		h.t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// waitLog waits for the log to contain s.
+func (h *harness) waitLog(s string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.logs.String(), s) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("log does not contain %q:\n%s", s, h.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkLeaks fails the test if, at its end, goroutines of this package are
+// still running after a grace period.
+func checkLeaks(t *testing.T) {
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			buf := make([]byte, 1<<20)
+			stacks := string(buf[:runtime.Stack(buf, true)])
+			var leaked []string
+			for _, g := range strings.Split(stacks, "\n\n") {
+				if strings.Contains(g, "oneshot.(*") && !strings.Contains(g, "checkLeaks") {
+					leaked = append(leaked, g)
+				}
+			}
+			if len(leaked) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintf(w, "%s %s cl=%d body=%s", r.Method, r.URL.RequestURI(), r.ContentLength, b)
+})
+
+// ok200 is the response echo gives with body b.
+func ok200(b string) string {
+	return fmt.Sprintf("Status: 200 OK\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n\r\n%s", len(b), b)
+}
+
+func mustListen(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// oneConnListener yields one connection, then blocks until closed.
+type oneConnListener struct {
+	mu   sync.Mutex
+	c    net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	c := l.c
+	l.c = nil
+	l.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error { l.once.Do(func() { close(l.done) }); return nil }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+
+func (pipeAddr) String() string { return "pipe" }

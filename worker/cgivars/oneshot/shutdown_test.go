@@ -1,0 +1,143 @@
+package oneshot
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestMaxConns(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	release := make(chan struct{})
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		order = append(order, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/first" {
+			<-release
+		}
+	}), func(s *Server) { s.MaxConns = 1 })
+	first := h.dial()
+	io.WriteString(first, head("REQUEST_METHOD", "GET", "REQUEST_URI", "/first"))
+	for {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	second := h.dial() // the kernel accepts it; the server does not yet
+	io.WriteString(second, head("REQUEST_METHOD", "GET", "REQUEST_URI", "/second"))
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	if len(order) != 1 {
+		t.Errorf("second request served while the first holds the only slot: %v", order)
+	}
+	mu.Unlock()
+	close(release)
+	second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(second); err != nil || !strings.HasPrefix(string(b), "Status: 200 OK") {
+		t.Errorf("second: %q, %v", b, err)
+	}
+}
+
+func TestShutdownLetsRequestFinish(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.Write([]byte("finished"))
+	}))
+	c := h.dial()
+	io.WriteString(c, head("REQUEST_METHOD", "GET"))
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- h.srv.Shutdown(context.Background()) }()
+	if err := <-h.serveErr; err != http.ErrServerClosed {
+		t.Errorf("Serve returned %v", err)
+	}
+	h.serveErr <- http.ErrServerClosed // for the cleanup
+	if nc, err := net.Dial("tcp", h.addr); err == nil {
+		nc.Close()
+		t.Error("a new connection was accepted during Shutdown")
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a request in flight", err)
+	default:
+	}
+	close(release)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || !strings.HasSuffix(string(b), "finished") {
+		t.Errorf("response %q, %v", b, err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := h.srv.Serve(mustListen(t)); err != http.ErrServerClosed {
+		t.Errorf("Serve after Shutdown: %v", err)
+	}
+}
+
+func TestShutdownDeadlineClosesTheRest(t *testing.T) {
+	cause := make(chan error, 1)
+	started := make(chan struct{})
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		cause <- context.Cause(r.Context())
+	}))
+	c := h.dial()
+	io.WriteString(c, head("REQUEST_METHOD", "GET"))
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-cause; err == nil {
+		t.Error("no cause")
+	}
+	if strings.Contains(h.logs.String(), "closed network connection") {
+		t.Errorf("our own close logged as bad input: %s", h.logs.String())
+	}
+}
+
+func TestShutdownClosesSilentConns(t *testing.T) {
+	old := newConnGrace
+	newConnGrace = 50 * time.Millisecond
+	defer func() { newConnGrace = old }()
+	h := start(t, echo)
+	c := h.dial()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); len(b) != 0 || err != nil {
+		t.Errorf("silent connection got %q, %v", b, err)
+	}
+}
+
+func TestCloseEndsEverything(t *testing.T) {
+	started := make(chan struct{})
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+	}))
+	c := h.dial()
+	io.WriteString(c, head("REQUEST_METHOD", "GET"))
+	<-started
+	h.srv.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.ReadAll(c) // returns once the server closed it
+}
