@@ -154,7 +154,7 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	if err := status.Send(ipc.Message{Kind: ipc.KindReady, Stats: tr.stats()}); err != nil {
 		requestStop(stopRequest{graceful: true, why: "status pipe closed"})
 	}
-	log.Debug().Int("listeners", len(servers)).Msg("worker ready")
+	log.Debug().Int("listeners", len(servers)).Msg("serving")
 
 	go readControl(control, access, requestStop, log)
 	hbDone := make(chan struct{})
