@@ -13,7 +13,7 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arbiter
 
-# The quickstart demo: echo, static files and more side by side (examples/quickstart).
+# The quickstart demo (examples/quickstart): static files over HTTP and FastCGI.
 run: build
 	$(BIN) run examples/quickstart/app.toml
 

@@ -34,7 +34,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &cfgErr):
+	case errors.As(err, &cfgErr), errors.Is(err, config.ErrRead):
 		return ExitConfig
 	case errors.Is(err, master.ErrListen):
 		return ExitListen

@@ -89,7 +89,7 @@ func runCommand(app worker.App) *cli.Command {
 				return err
 			}
 			defer sink.Close()
-			log := sink.Logger(cfg.Log.Level).With().Int("pid", os.Getpid()).Logger()
+			log := sink.Logger(cfg.Log.Level)
 			o := overrides(c)
 			if app.HasHandler() {
 				o.DefaultApp = config.AppGo

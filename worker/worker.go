@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ type stopRequest struct {
 func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	cfg := boot.Config
 	info.Set(info.Worker{ID: boot.ID, Generation: boot.Generation, PID: os.Getpid()})
+	setProcessName()
 
 	control, err := inheritedFile(boot.ControlFD, "control")
 	if err != nil {
@@ -183,8 +185,27 @@ wait:
 
 	log.Debug().Bool("graceful", stop.graceful).Str("why", stop.why).Msg("worker stopping")
 	if stop.graceful {
+		// Drain, but keep listening for a fast stop (the master escalating
+		// on INT/QUIT, or a signal) and cut the drain short on one.
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
-		drainAll(ctx, servers, log)
+		drained := make(chan struct{})
+		go func() { drainAll(ctx, servers, log); close(drained) }()
+	draining:
+		for {
+			select {
+			case <-drained:
+				break draining
+			case s := <-stops:
+				if !s.graceful {
+					log.Debug().Str("why", s.why).Msg("fast stop during the drain")
+					cancel()
+				}
+			case s := <-sigs:
+				if s == syscall.SIGINT || s == syscall.SIGQUIT {
+					cancel()
+				}
+			}
+		}
 		cancel()
 	} else {
 		for _, srv := range servers {
@@ -251,6 +272,17 @@ func heartbeat(status *ipc.Writer, tr *tracker, every time.Duration, done <-chan
 			}
 		}
 	}
+}
+
+// setProcessName names the process after the binary the master runs as
+// (workers are started through /proc/self/exe, which the kernel would call
+// "exe"), so that ps and pgrep show workers under the program's name.
+func setProcessName() {
+	name := filepath.Base(os.Args[0])
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	_ = os.WriteFile("/proc/self/comm", []byte(name), 0)
 }
 
 // heartbeatInterval is a quarter of timeout, at most one second, so that the

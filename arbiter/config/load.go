@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,9 @@ const (
 	envPort           = "PORT"
 )
 
+// ErrRead wraps the error of a config file that cannot be read.
+var ErrRead = errors.New("read config")
+
 // Load reads and validates the file at path. path "" means no file: defaults
 // only (plus overrides). A file that cannot be read gives a wrapped os error;
 // every problem with its content, the environment or the overrides gives
@@ -45,7 +49,7 @@ func Load(path string, o Overrides) (*Config, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrRead, err)
 	}
 	return Parse(path, data, o, os.Getenv)
 }

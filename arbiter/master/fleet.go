@@ -40,11 +40,13 @@ func (m *Master) manage() {
 			break
 		}
 		if err := m.spawn(); err != nil {
-			m.log.Error().Err(err).Msg("spawn failed; retrying after a back-off")
-			m.bootFailures++
-			m.nextSpawn = m.now().Add(backoff(m.bootFailures))
+			m.log.Error().Err(err).Msg("spawn failed")
+			m.bootFailed(ExitWorkerBoot)
 			break
 		}
+	}
+	if m.state != running { // a spawn failure halted the master
+		return
 	}
 	for i := 0; len(active)-i > m.desired; i++ {
 		m.retire(active[i], "worker count lowered")
@@ -61,7 +63,7 @@ func (m *Master) manage() {
 	}
 	if !m.genReady && readyActive >= m.desired && m.desired > 0 {
 		m.genReady = true
-		m.prevCfg = nil
+		m.servingCfg, m.servingGen = m.cfg, m.gen
 		m.log.Info().Int("generation", m.gen).Int("workers", readyActive).Msg("generation ready")
 	}
 }
@@ -73,6 +75,6 @@ func (m *Master) retire(p *proc, why string) {
 	}
 	p.retiring = true
 	p.stopBy = m.now().Add(m.cfg.GracefulTimeout)
-	m.log.Info().Int("worker", p.id).Int("pid", p.pid).Int("generation", p.gen).Str("why", why).Msg("retiring worker")
+	m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Int("generation", p.gen).Str("why", why).Msg("retiring worker")
 	m.tell(p, ipc.Message{Kind: ipc.KindStop, Graceful: true})
 }

@@ -70,7 +70,8 @@ const (
 type Master struct {
 	opt       Options
 	cfg       *config.Config
-	log       zerolog.Logger
+	log       zerolog.Logger // the master's own lines: pid is the master's
+	base      zerolog.Logger // for worker output: pid is the worker's
 	listeners []*listeners.Listener
 
 	gen     int
@@ -86,9 +87,9 @@ type Master struct {
 	bootFailures int
 	lastBootCode int
 	nextSpawn    time.Time // back-off gate
-	prevCfg      *config.Config
-	prevGen      int
-	genReady     bool
+	genReady     bool      // the current generation has had all its workers ready
+	servingCfg   *config.Config
+	servingGen   int // the last generation that was fully ready; a failed reload falls back to it
 
 	events chan event
 	done   chan struct{}
@@ -122,7 +123,8 @@ type event struct {
 // New prepares a master; it binds nothing yet.
 func New(opt Options) *Master {
 	return &Master{
-		opt: opt, cfg: opt.Config, log: opt.Log,
+		opt: opt, cfg: opt.Config, base: opt.Log,
+		log: opt.Log.With().Int("pid", os.Getpid()).Logger(),
 		gen: 1, desired: opt.Config.Workers,
 		workers: map[int]*proc{}, byPID: map[int]*proc{},
 		events: make(chan event, 256), done: make(chan struct{}), now: time.Now,
@@ -141,20 +143,22 @@ func (m *Master) Run() error {
 	sigq := signals.NewQueue(signals.Handled...)
 	defer sigq.Stop()
 
-	ls, err := listeners.Open(m.cfg.Listen, m.cfg.Backlog)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrListen, err)
-	}
-	m.listeners = ls
-	defer listeners.CloseAll(m.listeners)
-	for _, l := range ls {
-		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
-	}
+	// The pidfile comes first: a second master started by mistake is
+	// refused for what it is (exit 7), not for the busy port.
 	if m.cfg.Pidfile != "" {
 		if err := pidfile.Write(m.cfg.Pidfile, os.Getpid()); err != nil {
 			return err
 		}
 		defer pidfile.Remove(m.cfg.Pidfile, os.Getpid())
+	}
+	ls, err := listeners.Open(m.cfg.Listen, m.cfg.Backlog)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrListen, err)
+	}
+	m.listeners = ls
+	defer m.closeListeners()
+	for _, l := range ls {
+		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
 	}
 	m.log.Info().Int("workers", m.desired).Int("generation", m.gen).Str("config", m.cfg.Path).Msg("master started")
 
@@ -232,14 +236,14 @@ func (m *Master) onEvent(ev event) {
 		p.readyAt = now
 		p.stats = ev.msg.Stats
 		m.bootFailures = 0
-		m.log.Info().Int("worker", p.id).Int("pid", p.pid).Int("generation", p.gen).
+		m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Int("generation", p.gen).
 			Dur("boot", now.Sub(p.started)).Msg("worker ready")
 	case ipc.KindHeartbeat:
 		p.stats = ev.msg.Stats
 	case ipc.KindRecycle:
 		if !p.recycle {
 			p.recycle = true
-			m.log.Info().Int("worker", p.id).Int("pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
+			m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
 				Msg("worker reached max_requests; starting its replacement")
 		}
 	}
@@ -265,6 +269,16 @@ func (m *Master) stop(graceful bool) {
 		p.retiring = true
 		p.stopBy = m.stopDeadline
 	}
+	// No worker will be started again: drop the master's copies (and unlink
+	// unix socket files) so that new clients are refused at once instead of
+	// waiting in a backlog that nobody will accept from. Draining workers
+	// still hold their own copies until they stop accepting.
+	m.closeListeners()
+}
+
+func (m *Master) closeListeners() {
+	listeners.CloseAll(m.listeners)
+	m.listeners = nil
 }
 
 func (m *Master) reopenLogs() {
@@ -300,11 +314,7 @@ func (m *Master) reload() {
 		}
 		return
 	}
-	if !sameListeners(cfg.Listen, m.cfg.Listen) {
-		m.log.Warn().Msg("listener changes are not applied by HUP in this version; keeping the current listeners (restart to change them)")
-		cfg.Listen = m.cfg.Listen
-	}
-	m.prevCfg, m.prevGen = m.cfg, m.gen
+	keepMasterSettings(cfg, m.cfg, m.log)
 	m.cfg = cfg
 	m.gen++
 	m.genReady = false
@@ -312,7 +322,30 @@ func (m *Master) reload() {
 	m.bootFailures = 0
 	m.nextSpawn = time.Time{}
 	m.log = m.log.Level(logging.ParseLevel(cfg.Log.Level))
+	m.base = m.base.Level(logging.ParseLevel(cfg.Log.Level))
 	m.log.Info().Int("generation", m.gen).Int("workers", m.desired).Msg("reloading: starting a new generation")
+}
+
+// keepMasterSettings carries over what a HUP cannot change in a running
+// master (the listeners, the pidfile, the log file and format) and warns
+// when the new file asked for a change. Everything else applies: the new
+// generation's workers get the new config.
+func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
+	warn := func(key string) {
+		log.Warn().Str("key", key).Msg("HUP does not apply a change of this setting; keeping the current value (restart to change it)")
+	}
+	if !sameListeners(next.Listen, cur.Listen) {
+		warn("listen")
+		next.Listen = cur.Listen
+	}
+	if next.Pidfile != cur.Pidfile {
+		warn("pidfile")
+		next.Pidfile = cur.Pidfile
+	}
+	if next.Log.File != cur.Log.File || next.Log.Format != cur.Log.Format {
+		warn("log.file/log.format")
+		next.Log.File, next.Log.Format = cur.Log.File, cur.Log.Format
+	}
 }
 
 func sameListeners(a, b []config.Listen) bool {
@@ -332,6 +365,6 @@ func sameListeners(a, b []config.Listen) bool {
 func (m *Master) tell(p *proc, msg ipc.Message) {
 	_ = p.controlFile.SetWriteDeadline(m.now().Add(100 * time.Millisecond))
 	if err := p.control.Send(msg); err != nil && !errors.Is(err, syscall.EPIPE) {
-		m.log.Warn().Err(err).Int("worker", p.id).Int("pid", p.pid).Msg("control message not delivered")
+		m.log.Warn().Err(err).Int("worker", p.id).Int("worker_pid", p.pid).Msg("control message not delivered")
 	}
 }

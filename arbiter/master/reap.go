@@ -27,7 +27,7 @@ func (m *Master) reap() {
 		}
 		p := m.byPID[pid]
 		if p == nil {
-			m.log.Debug().Int("pid", pid).Msg("reaped an unknown child")
+			m.log.Debug().Int("child_pid", pid).Msg("reaped an unknown child")
 			continue
 		}
 		m.exited(p, ws)
@@ -45,7 +45,7 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 	if !expected {
 		ev = m.log.Error()
 	}
-	ev = ev.Int("worker", p.id).Int("pid", p.pid).Int("generation", p.gen).Dur("age", m.now().Sub(p.started))
+	ev = ev.Int("worker", p.id).Int("worker_pid", p.pid).Int("generation", p.gen).Dur("age", m.now().Sub(p.started))
 	switch {
 	case ws.Exited():
 		ev = ev.Int("exit_code", ws.ExitStatus())
@@ -61,11 +61,18 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 		return
 	}
 	// Died before it was ready: a boot failure, whatever the reason.
-	m.bootFailures++
 	code := ExitWorkerBoot
 	if ws.Exited() && ws.ExitStatus() == ExitAppLoad {
 		code = ExitAppLoad
 	}
+	m.bootFailed(code)
+}
+
+// bootFailed counts a worker that did not come up (it died before it was
+// ready, or could not be started), backs off, and halts the master, or
+// abandons a reload, when it happens max_boot_failures times in a row.
+func (m *Master) bootFailed(code int) {
+	m.bootFailures++
 	m.lastBootCode = code
 	delay := backoff(m.bootFailures)
 	m.nextSpawn = m.now().Add(delay)
@@ -87,30 +94,31 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 	m.stop(true)
 }
 
-// rollbackReload abandons a reload whose workers do not boot while the
-// previous generation still serves: the old config and generation stay.
+// rollbackReload abandons a reload whose workers do not boot while the last
+// fully ready generation still serves: its config and generation number
+// come back, and the workers of every newer generation are retired.
 func (m *Master) rollbackReload() bool {
-	if m.prevCfg == nil {
+	if m.servingCfg == nil || m.servingGen == m.gen {
 		return false
 	}
 	oldReady := false
 	for _, p := range m.workers {
-		if p.gen == m.prevGen && p.ready() && !p.retiring {
+		if p.gen == m.servingGen && p.ready() && !p.retiring {
 			oldReady = true
 		}
 	}
 	if !oldReady {
 		return false
 	}
-	m.log.Error().Int("generation", m.gen).Int("keeping", m.prevGen).
-		Msg("reload abandoned: the new generation's workers do not boot; the previous generation keeps serving")
+	m.log.Error().Int("generation", m.gen).Int("keeping", m.servingGen).
+		Msg("reload abandoned: the new generation's workers do not boot; the last ready generation keeps serving")
 	for _, p := range m.workers {
-		if p.gen == m.gen {
+		if p.gen > m.servingGen {
 			m.retire(p, "reload abandoned")
 		}
 	}
-	m.cfg, m.gen = m.prevCfg, m.prevGen
-	m.prevCfg = nil
+	m.cfg, m.gen = m.servingCfg, m.servingGen
+	m.genReady = true
 	m.desired = m.cfg.Workers
 	m.bootFailures = 0
 	m.nextSpawn = time.Time{}
@@ -151,7 +159,7 @@ func (m *Master) checkTimers() {
 // (captured into the log), then SIGCONT in case the worker is stopped, since
 // a stopped process would not act on SIGABRT until continued.
 func (m *Master) abort(p *proc, why string) {
-	m.log.Error().Int("worker", p.id).Int("pid", p.pid).Dur("timeout", m.cfg.Timeout).Str("why", why).
+	m.log.Error().Int("worker", p.id).Int("worker_pid", p.pid).Dur("timeout", m.cfg.Timeout).Str("why", why).
 		Msg("worker timeout: sending SIGABRT (its goroutine dump follows), then SIGKILL")
 	p.abortedAt = m.now()
 	_ = unix.Kill(p.pid, unix.SIGABRT)
@@ -159,7 +167,7 @@ func (m *Master) abort(p *proc, why string) {
 }
 
 func (m *Master) kill(p *proc, why string) {
-	m.log.Warn().Int("worker", p.id).Int("pid", p.pid).Str("why", why).Msg("sending SIGKILL")
+	m.log.Warn().Int("worker", p.id).Int("worker_pid", p.pid).Str("why", why).Msg("sending SIGKILL")
 	p.killed = true
 	_ = unix.Kill(p.pid, unix.SIGKILL)
 }

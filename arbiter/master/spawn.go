@@ -91,13 +91,13 @@ func (m *Master) spawn() error {
 		control: ipc.NewWriter(ctrlW), controlFile: ctrlW}
 	m.workers[id] = p
 	m.byPID[pid] = p
-	wlog := m.log.With().Int("worker", id).Int("pid", pid).Int("generation", m.gen).Logger()
+	wlog := m.base.With().Int("pid", pid).Int("worker", id).Int("generation", m.gen).Logger()
 	go func() {
 		logging.Capture(outR, m.sinkWriter(), wlog, outputQuietGap)
 		outR.Close()
 	}()
 	go m.readStatus(id, statR)
-	wlog.Debug().Msg("worker spawned")
+	m.log.Debug().Int("worker", id).Int("worker_pid", pid).Int("generation", m.gen).Msg("worker spawned")
 	return nil
 }
 

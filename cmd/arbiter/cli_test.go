@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -96,6 +97,24 @@ type = "go"
 	}
 }
 
+// A listener that cannot be bound stops the start with exit code 6, and a
+// worker command run by hand (no boot document) exits with 3.
+func TestBindErrorAndStrayWorker(t *testing.T) {
+	bin := proctest.Build(t, "./cmd/arbiter")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	out, code := runCLI(t, bin, nil, "run", "--bind", l.Addr().String())
+	if code != 6 || !strings.Contains(out, "address already in use") {
+		t.Fatalf("run on a busy port: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, bin, nil, "worker"); code != 3 || !strings.Contains(out, "ARBITER_WORKER") {
+		t.Fatalf("worker without a boot document: exit %d\n%s", code, out)
+	}
+}
+
 // --bind overrides the config's listeners, the signal command finds the
 // master through the pidfile, and several listeners (TCP and unix) serve
 // at once.
@@ -113,8 +132,8 @@ mode = "0660"
 	f.srv = proctest.Start(t, bin, []string{"run", f.cfg})
 	f.srv.WaitMsg(0, 30*time.Second, "generation ready")
 	f.get("/tcp")
-	uc := &http.Client{Transport: &http.Transport{DialContext: nil, Dial: func(_, _ string) (net.Conn, error) {
-		return net.Dial("unix", filepath.Join(f.dir, "a.sock"))
+	uc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(f.dir, "a.sock"))
 	}}}
 	resp, err := uc.Get("http://unix/over-unix")
 	if err != nil {

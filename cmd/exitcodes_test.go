@@ -1,0 +1,40 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/master"
+	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
+	"github.com/arbiter-dev/arbiter/worker"
+)
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{fmt.Errorf("%w: open x.toml: no such file or directory", config.ErrRead), ExitConfig},
+		{errors.New("something"), ExitError},
+		{usageError{errors.New("flag provided but not defined")}, ExitUsage},
+		{config.Errors{{File: "a.toml", Line: 1, Col: 1, Key: "workers", Msg: "bad"}}, ExitConfig},
+		{fmt.Errorf("%w: bind 127.0.0.1:80: permission denied", master.ErrListen), ExitListen},
+		{fmt.Errorf("pidfile x: %w (pid 1)", pidfile.ErrRunning), ExitRunning},
+		{fmt.Errorf("%w: 5 boot failures", master.ErrAppLoad), ExitAppLoad},
+		{fmt.Errorf("%w: 5 boot failures", master.ErrWorkerBoot), ExitWorkerBoot},
+		{fmt.Errorf("%w: static app: no such directory", worker.ErrAppLoad), ExitAppLoad},
+		{wrapBoot(errors.New("no boot document")), ExitWorkerBoot},
+		{loggedError{fmt.Errorf("%w: x", master.ErrListen)}, ExitListen},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+	if ExitWorkerBoot != 3 || ExitAppLoad != 4 {
+		t.Fatal("worker exit codes must stay gunicorn's 3 and 4 (docs/signals.md)")
+	}
+}
