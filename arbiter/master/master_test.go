@@ -1,12 +1,9 @@
 package master_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/config"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
 	"github.com/arbiter-dev/arbiter/internal/proctest"
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/ipc"
 	"github.com/arbiter-dev/arbiter/worker"
 )
@@ -39,24 +37,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// logBuf collects the master's log and counts messages.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), `"message":"`+msg+`"`)
-}
-
 // After 200 respawns the master holds no extra fds or goroutines and has
 // no zombie children.
 func TestRespawnsLeakNothing(t *testing.T) {
@@ -68,7 +48,7 @@ func TestRespawnsLeakNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuf{}
+	logs := &testutil.Buffer{}
 	m := master.New(master.Options{
 		Config: cfg, Log: zerolog.New(logs).With().Timestamp().Logger(),
 		Executable: os.Args[0], Args: []string{os.Args[0], "-test.run=^$"},
@@ -78,7 +58,7 @@ func TestRespawnsLeakNothing(t *testing.T) {
 
 	waitReady := func(n int) {
 		t.Helper()
-		proctest.Eventually(t, 30*time.Second, fmt.Sprintf("%d workers ready", n), func() bool { return logs.count("worker ready") >= n })
+		proctest.Eventually(t, 30*time.Second, fmt.Sprintf("%d workers ready", n), func() bool { return len(logs.Lines(`"message":"worker ready"`)) >= n })
 	}
 	waitReady(1)
 	time.Sleep(200 * time.Millisecond)
@@ -103,7 +83,7 @@ func TestRespawnsLeakNothing(t *testing.T) {
 	if z := proctest.Zombies(os.Getpid()); len(z) > 0 {
 		t.Fatalf("zombies after %d respawns: %v", respawns, z)
 	}
-	if n := logs.count("worker exited"); n != respawns {
+	if n := len(logs.Lines(`"message":"worker exited"`)); n != respawns {
 		t.Fatalf("%d exits logged, want %d", n, respawns)
 	}
 

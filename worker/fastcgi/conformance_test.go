@@ -68,7 +68,7 @@ func TestParamsOverCap(t *testing.T) {
 			if resp := c.response(1); resp.body() != `GET /after cl=-1 body="" err=<nil>` {
 				t.Fatalf("next request: %q", resp.body())
 			}
-			if n := len(ts.log.lines(fmt.Sprintf("params over %d bytes", limit))); n != 1 {
+			if n := len(ts.log.Lines(fmt.Sprintf("params over %d bytes", limit))); n != 1 {
 				t.Fatalf("logged %d lines about the params, want 1:\n%s", n, ts.log)
 			}
 		})
@@ -368,7 +368,7 @@ func TestProtocolErrors(t *testing.T) {
 				}
 			}
 			ts.Shutdown(context.Background())
-			lines := ts.log.lines("bad input")
+			lines := ts.log.Lines("bad input")
 			if tt.reason == "" {
 				if len(lines) != 0 {
 					t.Fatalf("logged %q", lines)

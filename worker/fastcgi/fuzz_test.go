@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/worker/peerlog"
 )
 
@@ -66,7 +67,7 @@ func FuzzRecords(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, log := serveBytes(t, in)
-		if l := log.lines("internal error"); len(l) > 0 {
+		if l := log.Lines("internal error"); len(l) > 0 {
 			t.Fatalf("internal error: %s", l[0])
 		}
 		begins, mgmt := inputCounts(in)
@@ -119,8 +120,8 @@ func inputCounts(in []byte) (begins map[uint16]int, mgmt int) {
 
 // serveBytes serves one connection whose input is in and returns what the
 // server wrote, after the connection and its handlers are done.
-func serveBytes(t *testing.T, in []byte) ([]byte, *syncBuffer) {
-	log := &syncBuffer{}
+func serveBytes(t *testing.T, in []byte) ([]byte, *testutil.Buffer) {
+	log := &testutil.Buffer{}
 	s := &Server{
 		MaxRequests: 3, MaxParamsBytes: 2048, BodyBuffer: 64, stallLimit: time.Millisecond,
 		Log: peerlog.New(zerolog.New(log), "fastcgi"),

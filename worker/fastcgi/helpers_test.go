@@ -10,14 +10,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/worker/peerlog"
 )
 
@@ -256,39 +255,10 @@ func (c *client) expectEOF() {
 
 // ---- servers for tests ----
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the log lines containing substr.
-func (s *syncBuffer) lines(substr string) []string {
-	var out []string
-	for _, l := range strings.Split(s.String(), "\n") {
-		if l != "" && strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 type testServer struct {
 	*Server
 	addr  string
-	log   *syncBuffer
+	log   *testutil.Buffer
 	serve chan error
 }
 
@@ -301,7 +271,7 @@ func start(t testing.TB, s *Server) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, addr: l.Addr().String(), log: &syncBuffer{}, serve: make(chan error, 1)}
+	ts := &testServer{Server: s, addr: l.Addr().String(), log: &testutil.Buffer{}, serve: make(chan error, 1)}
 	if s.Log == nil {
 		s.Log = peerlog.New(zerolog.New(ts.log), "fastcgi")
 	}
@@ -320,46 +290,12 @@ func start(t testing.TB, s *Server) *testServer {
 		case <-time.After(10 * time.Second):
 			t.Errorf("Serve did not return")
 		}
-		checkNoLeaks(t)
-		if l := ts.log.lines("internal error"); len(l) > 0 {
+		testutil.WaitNoLeaks(t, "arbiter/worker/fastcgi.")
+		if l := ts.log.Lines("internal error"); len(l) > 0 {
 			t.Errorf("internal error logged: %s", l[0])
 		}
 	})
 	return ts
-}
-
-// checkNoLeaks fails if, after a grace period, a goroutine other than the
-// caller's is running code of this package.
-func checkNoLeaks(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		leaked := leakedGoroutines()
-		if len(leaked) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d goroutines leaked; first:\n%s", len(leaked), leaked[0])
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var leaked []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 { // the caller
-			continue
-		}
-		if strings.Contains(g, "arbiter/worker/fastcgi.") && !strings.Contains(g, "testing.tRunner") &&
-			!strings.Contains(g, "testing.(*F)") && !strings.Contains(g, "testing.runFuzzing") {
-			leaked = append(leaked, g)
-		}
-	}
-	return leaked
 }
 
 // handlerFunc adapts a function for a Server.

@@ -121,7 +121,7 @@ func TestHandlerPanic(t *testing.T) {
 		t.Fatalf("abort panic: %q %+v", resp.stdout, resp.end)
 	}
 	ts.Shutdown(context.Background())
-	if n := len(ts.log.lines("panic serving GET /")); n != 2 {
+	if n := len(ts.log.Lines("panic serving GET /")); n != 2 {
 		t.Fatalf("%d panic lines logged, want 2:\n%s", n, ts.log)
 	}
 }
@@ -145,7 +145,7 @@ func TestBadRequestParams(t *testing.T) {
 	if resp := c.response(1); resp.status() != 200 {
 		t.Fatalf("status %d", resp.status())
 	}
-	if n := len(ts.log.lines("bad CGI request")); n != 3 {
+	if n := len(ts.log.Lines("bad CGI request")); n != 3 {
 		t.Fatalf("%d lines logged, want 3", n)
 	}
 }

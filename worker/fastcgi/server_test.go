@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
 // Shutdown: idle connections close at once, a new BEGIN on a busy one is
@@ -148,7 +150,7 @@ func TestTimeouts(t *testing.T) {
 			t.Fatal("connection still open")
 		}
 		ts.Shutdown(context.Background())
-		if l := ts.log.lines("params not received"); len(l) != 1 {
+		if l := ts.log.Lines("params not received"); len(l) != 1 {
 			t.Fatalf("log: %s", ts.log)
 		}
 	})
@@ -272,5 +274,5 @@ func TestUnixSocket(t *testing.T) {
 	if err := <-served; err != http.ErrServerClosed {
 		t.Fatalf("Serve: %v", err)
 	}
-	checkNoLeaks(t)
+	testutil.WaitNoLeaks(t, "arbiter/worker/fastcgi.")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/rs/zerolog"
 )
 
@@ -194,7 +195,7 @@ func TestNilDiscards(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
 	l := New(zerolog.New(&buf), "uwsgi")
 	l.now = clock.Now
@@ -218,7 +219,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestRealTimerWritesSummary(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	l := New(zerolog.New(&buf), "scgi")
 	for range Burst + 1 {
 		l.Bad("p", errors.New("x"))
@@ -230,21 +231,4 @@ func TestRealTimerWritesSummary(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

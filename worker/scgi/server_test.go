@@ -8,49 +8,32 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/worker/peerlog"
 	"github.com/rs/zerolog"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type harness struct {
 	t        *testing.T
 	srv      *Server
 	addr     string
-	logs     *syncBuffer
+	logs     *testutil.Buffer
 	serveErr chan error
 }
 
 func start(t *testing.T, h http.Handler) *harness {
 	t.Helper()
-	checkLeaks(t)
+	testutil.CheckLeaks(t, "oneshot.(*", "scgi.(*")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv := &Server{Handler: h, Log: peerlog.New(zerolog.New(logs), "scgi"), ReadHeaderTimeout: 5 * time.Second}
 	hs := &harness{t: t, srv: srv, addr: ln.Addr().String(), logs: logs, serveErr: make(chan error, 1)}
 	go func() { hs.serveErr <- srv.Serve(ln) }()
@@ -108,30 +91,6 @@ func (h *harness) waitLog(parts ...string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func checkLeaks(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			buf := make([]byte, 1<<20)
-			stacks := string(buf[:runtime.Stack(buf, true)])
-			var leaked []string
-			for _, g := range strings.Split(stacks, "\n\n") {
-				if strings.Contains(g, "oneshot.(*") || strings.Contains(g, "scgi.(*") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
 }
 
 // dump answers with what it was given.
@@ -258,7 +217,7 @@ func TestPeerGoneCancelsContext(t *testing.T) {
 }
 
 func TestMaxVarsBytes(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, "oneshot.(*", "scgi.(*")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +299,7 @@ func TestShutdownDeadline(t *testing.T) {
 }
 
 func TestPipe(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, "oneshot.(*", "scgi.(*")
 	client, server := net.Pipe()
 	srv := &Server{Handler: dump}
 	done := make(chan error, 1)

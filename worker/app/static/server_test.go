@@ -5,34 +5,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-)
 
-// checkGoroutines fails the test if, once it ends, more goroutines run than
-// when it was called. Goroutines that are still winding down (a closed
-// connection's reader) get a few seconds to exit.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
+	"github.com/arbiter-dev/arbiter/internal/testutil"
+)
 
 // TestOverHTTP serves through a real server and client, where HEAD bodies,
 // redirects and raw request targets take the path they take in production.
 func TestOverHTTP(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	root, _ := fixture(t)
 	srv := httptest.NewServer(mustNew(t, root, nil))
 	defer srv.Close()

@@ -2,18 +2,17 @@ package oneshot
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 	"github.com/arbiter-dev/arbiter/worker/peerlog"
 	"github.com/rs/zerolog"
@@ -52,39 +51,22 @@ func head(kv ...string) string {
 	return b.String() + "\n"
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t        *testing.T
 	srv      *Server
 	addr     string
-	logs     *syncBuffer
+	logs     *testutil.Buffer
 	serveErr chan error
 }
 
 func start(t *testing.T, h http.Handler, configure ...func(*Server)) *harness {
 	t.Helper()
-	checkLeaks(t)
+	testutil.CheckLeaks(t, "oneshot.(*")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv := &Server{Protocol: lineProto, Handler: h, MaxHeadBytes: 4096,
 		Log: peerlog.New(zerolog.New(logs), "lines")}
 	for _, f := range configure {
@@ -134,32 +116,6 @@ func (h *harness) waitLog(s string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// checkLeaks fails the test if, at its end, goroutines of this package are
-// still running after a grace period.
-func checkLeaks(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			buf := make([]byte, 1<<20)
-			stacks := string(buf[:runtime.Stack(buf, true)])
-			var leaked []string
-			for _, g := range strings.Split(stacks, "\n\n") {
-				if strings.Contains(g, "oneshot.(*") && !strings.Contains(g, "checkLeaks") {
-					leaked = append(leaked, g)
-				}
-			}
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
 }
 
 var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -254,7 +256,7 @@ func TestBodyAfterHandlerReturns(t *testing.T) {
 func TestPipe(t *testing.T) {
 	// net.Pipe has no half-close and no deadlines worth the name; a
 	// connection over it must still be served and closed.
-	checkLeaks(t)
+	testutil.CheckLeaks(t, "oneshot.(*")
 	srv := &Server{Protocol: lineProto, Handler: echo, MaxHeadBytes: 4096}
 	client, server := net.Pipe()
 	ln := &oneConnListener{c: server, done: make(chan struct{})}
