@@ -10,6 +10,7 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/config"
 	"github.com/arbiter-dev/arbiter/arbiter/logging"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
+	"github.com/arbiter-dev/arbiter/ipc"
 	"github.com/arbiter-dev/arbiter/worker"
 )
 
@@ -80,9 +81,23 @@ func runCommand(app worker.App) *cli.Command {
 			"Without CONFIG, the defaults apply: the echo app on 127.0.0.1:8000 (0.0.0.0:$PORT when PORT is set).",
 		Flags: overrideFlags,
 		Action: func(c *cli.Context) error {
+			// A master started by an old one on USR2 finds its hand-off
+			// document here; it must not leak into anything started later.
+			var takeover *ipc.Upgrade
+			if doc, ok := os.LookupEnv(ipc.EnvUpgrade); ok {
+				os.Unsetenv(ipc.EnvUpgrade)
+				var err error
+				if takeover, err = ipc.DecodeUpgrade(doc); err != nil {
+					return err
+				}
+			}
 			cfg, err := loadConfig(c, app)
 			if err != nil {
 				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find this program's path (needed for USR2): %w", err)
 			}
 			sink, err := logging.Open(cfg.Log, os.Stderr)
 			if err != nil {
@@ -98,6 +113,7 @@ func runCommand(app worker.App) *cli.Command {
 				Config: cfg, Overrides: o, Validate: validator(app),
 				Log: log, Sink: sink,
 				Executable: "/proc/self/exe", Args: []string{os.Args[0], workerCommandName},
+				Self: self, SelfArgs: os.Args, Takeover: takeover,
 			})
 			if err := m.Run(); err != nil {
 				log.Error().Err(err).Msg("exiting")

@@ -139,3 +139,20 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestUpgradeRoundTrip(t *testing.T) {
+	u := &Upgrade{Parent: 42, ReadyFD: 7, LifelineFD: 8, Listeners: []Listener{{FD: 3, Address: "unix:/run/a.sock", Protocol: "fastcgi"}}}
+	s, err := u.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeUpgrade(s)
+	if err != nil || got.Parent != 42 || got.Listeners[0].Address != "unix:/run/a.sock" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for _, bad := range []string{"", "{}", `{"parent":1,"ready_fd":1,"lifeline_fd":9}`} {
+		if _, err := DecodeUpgrade(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -18,11 +18,22 @@ const (
 	ProtoUWSGI   = "uwsgi"
 )
 
+// Reload strategies (reload_strategy).
+const (
+	// ReloadGeneration starts the whole new generation, then retires the
+	// old one once every new worker is ready.
+	ReloadGeneration = "generation"
+	// ReloadRolling replaces reload_batch workers at a time, each new one
+	// ready before an old one stops accepting.
+	ReloadRolling = "rolling"
+)
+
 // App types.
 const (
 	AppEcho   = "echo"   // built-in diagnostic app
 	AppStatic = "static" // a directory of files
 	AppGo     = "go"     // the http.Handler compiled into the binary (library mode)
+	AppCGI    = "cgi"    // CGI programs (RFC 3875): one script, or a directory of them
 )
 
 // Config is the whole, validated configuration. Durations are already parsed.
@@ -38,6 +49,9 @@ type Config struct {
 	MaxRequests       int           `json:"max_requests"`
 	MaxRequestsJitter int           `json:"max_requests_jitter"`
 	MaxBootFailures   int           `json:"max_boot_failures"`
+	ReloadStrategy    string        `json:"reload_strategy"` // generation | rolling
+	ReloadBatch       int           `json:"reload_batch"`    // rolling: workers replaced at a time
+	UpgradeTimeout    time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
 
 	Backlog           int           `json:"backlog"`
 	Keepalive         time.Duration `json:"keepalive"`
@@ -74,8 +88,20 @@ type Listen struct {
 // App selects what answers requests.
 type App struct {
 	Type  string   `json:"type"`
-	Root  string   `json:"root"`  // static: the directory served
+	Root  string   `json:"root"`  // static: the directory served; cgi: the directory of scripts
 	Index []string `json:"index"` // static: index file names tried for a directory
+
+	// cgi only (docs/cgi.md).
+	Script            string            `json:"script"`             // the one program that answers every request
+	Prefix            string            `json:"prefix"`             // URL prefix the script or root is mounted under
+	Interpreters      map[string]string `json:"interpreters"`       // extension (".py") → program and arguments
+	Extensions        []string          `json:"extensions"`         // allowed script extensions; empty = any
+	Workdir           string            `json:"workdir"`            // working directory; "" = the script's directory
+	PassEnv           []string          `json:"pass_env"`           // worker environment variables scripts get
+	PassAuthorization bool              `json:"pass_authorization"` // pass HTTP_AUTHORIZATION to scripts
+	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
+	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
+	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
 }
 
 // Defaults, as documented in docs/config.md.
@@ -83,6 +109,9 @@ const (
 	DefaultTimeout               = 30 * time.Second
 	DefaultGracefulTimeout       = 30 * time.Second
 	DefaultMaxBootFailures       = 5
+	DefaultReloadStrategy        = ReloadGeneration
+	DefaultReloadBatch           = 1
+	DefaultUpgradeTimeout        = 60 * time.Second
 	DefaultBacklog               = 2048
 	DefaultKeepalive             = 2 * time.Second
 	DefaultWorkerConnections     = 1000
@@ -93,4 +122,12 @@ const (
 	DefaultLimitRequestFields    = 100
 	DefaultLimitRequestFieldSize = 8190
 	DefaultAddress               = "127.0.0.1:8000"
+
+	DefaultPrefix         = "/"
+	DefaultScriptTimeout  = 60 * time.Second
+	DefaultMaxScripts     = 64
+	DefaultMaxScriptsWait = time.Second
 )
+
+// DefaultPassEnv is the default [app] pass_env.
+var DefaultPassEnv = []string{"PATH"}

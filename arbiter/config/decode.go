@@ -40,6 +40,9 @@ func rootSchema(c *Config) schema {
 		"max_requests":             intKey(&c.MaxRequests),
 		"max_requests_jitter":      intKey(&c.MaxRequestsJitter),
 		"max_boot_failures":        intKey(&c.MaxBootFailures),
+		"reload_strategy":          stringKey(&c.ReloadStrategy),
+		"reload_batch":             intKey(&c.ReloadBatch),
+		"upgrade_timeout":          durationKey(&c.UpgradeTimeout),
 		"backlog":                  intKey(&c.Backlog),
 		"keepalive":                durationKey(&c.Keepalive),
 		"worker_connections":       intKey(&c.WorkerConnections),
@@ -75,9 +78,19 @@ func listenSchema(l *Listen) schema {
 
 func appSchema(a *App) schema {
 	return schema{
-		"type":  stringKey(&a.Type),
-		"root":  stringKey(&a.Root),
-		"index": stringsKey(&a.Index),
+		"type":               stringKey(&a.Type),
+		"root":               stringKey(&a.Root),
+		"index":              stringsKey(&a.Index),
+		"script":             stringKey(&a.Script),
+		"prefix":             stringKey(&a.Prefix),
+		"interpreters":       stringMapKey(&a.Interpreters),
+		"extensions":         stringsKey(&a.Extensions),
+		"workdir":            stringKey(&a.Workdir),
+		"pass_env":           stringsKey(&a.PassEnv),
+		"pass_authorization": boolKey(&a.PassAuthorization),
+		"script_timeout":     durationKey(&a.ScriptTimeout),
+		"max_scripts":        intKey(&a.MaxScripts),
+		"max_scripts_wait":   durationKey(&a.MaxScriptsWait),
 	}
 }
 

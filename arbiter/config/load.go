@@ -162,6 +162,9 @@ func defaults() *Config {
 		Timeout:               DefaultTimeout,
 		GracefulTimeout:       DefaultGracefulTimeout,
 		MaxBootFailures:       DefaultMaxBootFailures,
+		ReloadStrategy:        DefaultReloadStrategy,
+		ReloadBatch:           DefaultReloadBatch,
+		UpgradeTimeout:        DefaultUpgradeTimeout,
 		Backlog:               DefaultBacklog,
 		Keepalive:             DefaultKeepalive,
 		WorkerConnections:     DefaultWorkerConnections,
@@ -172,7 +175,15 @@ func defaults() *Config {
 		LimitRequestFields:    DefaultLimitRequestFields,
 		LimitRequestFieldSize: DefaultLimitRequestFieldSize,
 		Log:                   Log{Level: "info", Format: "auto"},
-		App:                   App{Type: AppEcho, Index: []string{"index.html"}},
+		App: App{
+			Type:           AppEcho,
+			Index:          []string{"index.html"},
+			Prefix:         DefaultPrefix,
+			PassEnv:        append([]string(nil), DefaultPassEnv...),
+			ScriptTimeout:  DefaultScriptTimeout,
+			MaxScripts:     DefaultMaxScripts,
+			MaxScriptsWait: DefaultMaxScriptsWait,
+		},
 	}
 }
 
@@ -185,6 +196,8 @@ func resolvePaths(c *Config, base string) {
 		c.Log.AccessLog = resolve(base, c.Log.AccessLog)
 	}
 	c.App.Root = resolve(base, c.App.Root)
+	c.App.Script = resolve(base, c.App.Script)
+	c.App.Workdir = resolve(base, c.App.Workdir)
 	for i := range c.Listen {
 		c.Listen[i].Address = resolveAddress(base, c.Listen[i].Address)
 	}

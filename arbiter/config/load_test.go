@@ -70,6 +70,9 @@ func TestParseValidFiles(t *testing.T) {
 				MaxRequests:           1000,
 				MaxRequestsJitter:     50,
 				MaxBootFailures:       3,
+				ReloadStrategy:        ReloadRolling,
+				ReloadBatch:           2,
+				UpgradeTimeout:        90 * time.Second,
 				Backlog:               512,
 				Keepalive:             5 * time.Second,
 				WorkerConnections:     250,
@@ -86,7 +89,7 @@ func TestParseValidFiles(t *testing.T) {
 					{Address: "[::1]:9000", Protocol: ProtoUWSGI},
 					{Address: "fd://3", Protocol: ProtoSCGI},
 				},
-				App: App{Type: AppStatic, Root: filepath.Join(td, "www"), Index: []string{"index.html", "index.htm"}},
+				App: withCGIDefaults(App{Type: AppStatic, Root: filepath.Join(td, "www"), Index: []string{"index.html", "index.htm"}}),
 			}
 		}},
 		{"inline.toml", func() *Config {
@@ -106,7 +109,7 @@ func TestParseValidFiles(t *testing.T) {
 			c.Workers = 2
 			c.Log.Level, c.Log.AccessLog = "error", filepath.Join(td, "access.log")
 			c.Listen = []Listen{{Address: "localhost:8002", Protocol: ProtoHTTP}}
-			c.App = App{Type: AppStatic, Root: filepath.Join(td, "www"), Index: []string{}}
+			c.App = withCGIDefaults(App{Type: AppStatic, Root: filepath.Join(td, "www"), Index: []string{}})
 			return c
 		}},
 	}
@@ -144,6 +147,11 @@ func TestParseProblems(t *testing.T) {
 			"app.toml:2:16: max_requests: must be at least 0",
 			"app.toml:3:23: max_requests_jitter: must be at least 0",
 		}},
+		{"reload and upgrade", "reload_strategy = \"sideways\"\nreload_batch = 0\nupgrade_timeout = \"0s\"", []string{
+			`app.toml:1:19: reload_strategy: must be one of generation, rolling; got "sideways"`,
+			"app.toml:2:16: reload_batch: must be at least 1",
+			"app.toml:3:19: upgrade_timeout: must be greater than 0s, got 0s",
+		}},
 		{"wrong type int", `workers = "4"`, []string{`app.toml:1:11: workers: must be an integer, got string "4"`}},
 		{"float int", `worker_connections = 2.5`, []string{`app.toml:1:22: worker_connections: must be an integer, got float 2.5`}},
 		{"duration int", `timeout = 30`, []string{`app.toml:1:11: timeout: must be a duration string like "30s", got integer 30`}},
@@ -180,7 +188,7 @@ func TestParseProblems(t *testing.T) {
 			`app.toml:3:8: listen[0].mode: must be a file mode like 0o660 or "0660", got "rw"`}},
 		{"mode bool", "[[listen]]\naddress = \"unix:/tmp/x.sock\"\nmode = true", []string{
 			`app.toml:3:8: listen[0].mode: must be a file mode like 0o660 or "0660", got boolean true`}},
-		{"app type", "[app]\ntype = \"wsgi\"", []string{`app.toml:2:8: app.type: must be one of echo, static, go; got "wsgi"`}},
+		{"app type", "[app]\ntype = \"wsgi\"", []string{`app.toml:2:8: app.type: must be one of echo, static, go, cgi; got "wsgi"`}},
 		{"static no root", "[app]\ntype = \"static\"", []string{`app.toml:1:2: app.root: required when app.type is "static"`}},
 		{"static root file", "[app]\ntype = \"static\"\nroot = \"testdata/www/index.html\"", []string{
 			`app.toml:3:8: app.root: "` + filepath.Join(wd(t), "testdata/www/index.html") + `" is not a directory`}},

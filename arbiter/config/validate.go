@@ -30,7 +30,7 @@ var (
 	logLevels  = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats = []string{"auto", "json", "console"}
 	protocols  = []string{ProtoHTTP, ProtoFastCGI, ProtoSCGI, ProtoUWSGI}
-	appTypes   = []string{AppEcho, AppStatic, AppGo}
+	appTypes   = []string{AppEcho, AppStatic, AppGo, AppCGI}
 )
 
 // reporter receives validate's findings. key is a dotted key path
@@ -53,6 +53,9 @@ func validate(c *Config, r reporter) {
 	intRange(r, "max_requests", c.MaxRequests, 0, math.MaxInt)
 	intRange(r, "max_requests_jitter", c.MaxRequestsJitter, 0, math.MaxInt)
 	intRange(r, "max_boot_failures", c.MaxBootFailures, 1, math.MaxInt)
+	oneOf(r, "reload_strategy", c.ReloadStrategy, []string{ReloadGeneration, ReloadRolling})
+	intRange(r, "reload_batch", c.ReloadBatch, 1, maxWorkers)
+	positive(r, "upgrade_timeout", c.UpgradeTimeout)
 	intRange(r, "backlog", c.Backlog, 1, 65535)
 	positive(r, "keepalive", c.Keepalive)
 	intRange(r, "worker_connections", c.WorkerConnections, 1, math.MaxInt)
@@ -104,7 +107,7 @@ func validateListen(ls []Listen, r reporter) {
 
 func validateApp(a *App, r reporter) {
 	oneOf(r, "app.type", a.Type, appTypes)
-	if a.Type == AppStatic {
+	if a.Type == AppStatic || a.Type == AppCGI && a.Root != "" {
 		switch fi, err := os.Stat(a.Root); {
 		case a.Root == "":
 			r.problem("app.root", `required when app.type is "static"`)
@@ -125,6 +128,7 @@ func validateApp(a *App, r reporter) {
 			r.problem(fmt.Sprintf("app.index[%d]", i), fmt.Sprintf(`must be a file name without "/", like "index.html", got %q`, name))
 		}
 	}
+	validateCGI(a, r)
 }
 
 // checkAddress reports why addr is not a listen address arbiter accepts:

@@ -3,6 +3,9 @@ package master
 import (
 	"sort"
 
+	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/listeners"
+
 	"github.com/arbiter-dev/arbiter/ipc"
 )
 
@@ -13,17 +16,25 @@ import (
 //     missing ones are spawned (behind the boot-failure back-off) and extra
 //     ones retired, oldest first;
 //   - workers to be replaced (an older generation after HUP, or one that
-//     reached max_requests) keep serving until `desired` active workers are
-//     ready, and only then are told to drain, so capacity never drops.
+//     reached max_requests) keep serving until they are no longer needed,
+//     so capacity never drops. With reload_strategy "generation" they are
+//     all retired once `desired` active workers are ready. With "rolling"
+//     (uWSGI's chain reload), at most reload_batch workers are in
+//     transition at a time (new ones booting, replaced ones draining): an
+//     old worker retires each time a new one is ready, and the next new
+//     one starts when the retired one has exited.
 func (m *Master) manage() {
 	if m.state != running {
 		return
 	}
 	var active, replaced []*proc
-	readyActive := 0
+	readyActive, draining := 0, 0
 	for _, p := range m.workers {
 		switch {
 		case p.retiring:
+			if p.gen < m.gen || p.recycle {
+				draining++
+			}
 		case p.gen == m.gen && !p.recycle:
 			active = append(active, p)
 			if p.ready() {
@@ -33,9 +44,44 @@ func (m *Master) manage() {
 			replaced = append(replaced, p)
 		}
 	}
-	sort.Slice(active, func(i, j int) bool { return active[i].id < active[j].id })
+	byAge := func(ps []*proc) {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].id < ps[j].id })
+	}
+	byAge(active)
+	byAge(replaced)
+	rolling := m.cfg.ReloadStrategy == config.ReloadRolling && len(replaced)+draining > 0
 
-	for i := len(active); i < m.desired; i++ {
+	// Retire replaced workers that are no longer needed, oldest first.
+	retire := 0
+	switch {
+	case rolling:
+		// Keep at least `desired` ready workers across both generations.
+		serving := readyActive
+		for _, p := range replaced {
+			if p.ready() {
+				serving++
+			}
+		}
+		retire = min(len(replaced), serving-m.desired)
+	case readyActive >= m.desired:
+		retire = len(replaced)
+	}
+	for _, p := range replaced[:max(retire, 0)] {
+		why := "replaced by a newer generation"
+		if p.recycle {
+			why = "max_requests reached; replacement ready"
+		}
+		m.retire(p, why)
+		draining++
+	}
+
+	// Spawn what is missing; while rolling, at most reload_batch workers
+	// are in transition (new ones booting, replaced ones draining).
+	spawnTo := m.desired
+	if rolling {
+		spawnTo = min(m.desired, readyActive+max(0, m.cfg.ReloadBatch-draining))
+	}
+	for i := len(active); i < spawnTo; i++ {
 		if m.now().Before(m.nextSpawn) {
 			break
 		}
@@ -48,24 +94,31 @@ func (m *Master) manage() {
 	if m.state != running { // a spawn failure halted the master
 		return
 	}
+
+	// TTOU, WINCH: retire the oldest active workers beyond `desired`.
 	for i := 0; len(active)-i > m.desired; i++ {
 		m.retire(active[i], "worker count lowered")
 	}
 
-	if readyActive >= m.desired && len(replaced) > 0 {
-		for _, p := range replaced {
-			why := "replaced by a newer generation"
-			if p.recycle {
-				why = "max_requests reached; replacement ready"
-			}
-			m.retire(p, why)
-		}
-	}
 	if !m.genReady && readyActive >= m.desired && m.desired > 0 {
 		m.genReady = true
-		m.servingCfg, m.servingGen = m.cfg, m.gen
+		m.servingCfg, m.servingGen, m.servingLs = m.cfg, m.gen, m.listeners
+		m.closeStaleListeners()
 		m.log.Info().Int("generation", m.gen).Int("workers", readyActive).Msg("generation ready")
+		m.tellOldMaster()
 	}
+}
+
+// closeStaleListeners closes the listeners a reload removed, once no
+// generation that could come back (a rollback) needs them. Old workers keep
+// their own copies until they retire.
+func (m *Master) closeStaleListeners() {
+	stale := listeners.Unused(m.open, m.listeners)
+	for _, l := range stale {
+		m.log.Info().Str("address", l.Addr).Msg("listener closed: no longer in the config")
+	}
+	listeners.CloseAll(stale)
+	m.open = append([]*listeners.Listener(nil), m.listeners...)
 }
 
 // retire tells a worker to drain; it gets graceful_timeout before SIGKILL.

@@ -56,6 +56,16 @@ type Options struct {
 	// arguments of the hidden worker command.
 	Executable string
 	Args       []string
+	// Self and SelfArgs start a new master on USR2: the path of the binary
+	// (read again at that moment, so a replaced binary is the one run) and
+	// the master's own command line.
+	Self     string
+	SelfArgs []string
+	// Takeover is set when this master was started by an old one on USR2.
+	Takeover *ipc.Upgrade
+	// OnPromote, if set, runs when a taking-over master becomes the one in
+	// charge (the old master has exited).
+	OnPromote func()
 }
 
 type state int
@@ -70,9 +80,11 @@ const (
 type Master struct {
 	opt       Options
 	cfg       *config.Config
-	log       zerolog.Logger // the master's own lines: pid is the master's
-	base      zerolog.Logger // for worker output: pid is the worker's
-	listeners []*listeners.Listener
+	log       zerolog.Logger        // the master's own lines: pid is the master's
+	base      zerolog.Logger        // for worker output: pid is the worker's
+	listeners []*listeners.Listener // the current generation's, in config order
+	open      []*listeners.Listener // every listener held: a reload keeps removed ones until the new generation is ready
+	pidPath   string                // the pidfile written ("<pidfile>.2" while taking over)
 
 	gen     int
 	desired int
@@ -90,6 +102,11 @@ type Master struct {
 	genReady     bool      // the current generation has had all its workers ready
 	servingCfg   *config.Config
 	servingGen   int // the last generation that was fully ready; a failed reload falls back to it
+	servingLs    []*listeners.Listener
+
+	upgrade    *upgrade  // old side of a USR2 hand-off
+	handedOver bool      // the new master took over; this one is leaving
+	takeover   *takeover // new side of a USR2 hand-off
 
 	events chan event
 	done   chan struct{}
@@ -115,9 +132,11 @@ type proc struct {
 func (p *proc) ready() bool { return !p.readyAt.IsZero() }
 
 type event struct {
-	id     int
-	msg    ipc.Message
-	closed bool // the status pipe reached EOF
+	id      int
+	msg     ipc.Message
+	closed  bool // the pipe reached EOF (or, for upgrade, closed without a ready frame)
+	upgrade bool // from the new master's ready pipe
+	promote bool // the old master's lifeline closed
 }
 
 // New prepares a master; it binds nothing yet.
@@ -144,19 +163,39 @@ func (m *Master) Run() error {
 	defer sigq.Stop()
 
 	// The pidfile comes first: a second master started by mistake is
-	// refused for what it is (exit 7), not for the busy port.
+	// refused for what it is (exit 7), not for the busy port. A master
+	// taking over writes "<pidfile>.2" until the old one is gone.
 	if m.cfg.Pidfile != "" {
-		if err := pidfile.Write(m.cfg.Pidfile, os.Getpid()); err != nil {
+		m.pidPath = m.cfg.Pidfile
+		if m.opt.Takeover != nil {
+			m.pidPath += ".2"
+		}
+		if err := pidfile.Write(m.pidPath, os.Getpid()); err != nil {
 			return err
 		}
-		defer pidfile.Remove(m.cfg.Pidfile, os.Getpid())
+		defer func() {
+			if !m.handedOver {
+				pidfile.Remove(m.pidPath, os.Getpid())
+			}
+		}()
 	}
-	ls, err := listeners.Open(m.cfg.Listen, m.cfg.Backlog)
+	var ls []*listeners.Listener
+	var err error
+	if m.opt.Takeover != nil {
+		ls, err = m.inheritListeners(m.opt.Takeover)
+	} else {
+		ls, err = listeners.Open(m.cfg.Listen, m.cfg.Backlog)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrListen, err)
 	}
-	m.listeners = ls
+	m.listeners, m.open = ls, append([]*listeners.Listener(nil), ls...)
 	defer m.closeListeners()
+	if m.opt.Takeover != nil {
+		if err := m.startTakeover(m.opt.Takeover); err != nil {
+			return fmt.Errorf("%w: %w", ErrListen, err)
+		}
+	}
 	for _, l := range ls {
 		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
 	}
@@ -194,10 +233,16 @@ func (m *Master) onSignal(s os.Signal) {
 	case signals.ChildExited:
 		m.reap()
 	case signals.Reload:
+		if m.upgrade != nil {
+			m.log.Warn().Int("new_master", m.upgrade.pid).Msg("HUP refused: an upgrade is in progress; HUP the new master once it has taken over")
+			return
+		}
 		m.reload()
 	case signals.GracefulStop:
+		m.abortUpgrade(syscall.SIGTERM)
 		m.stop(true)
 	case signals.FastStop:
+		m.abortUpgrade(syscall.SIGQUIT)
 		m.stop(false)
 	case signals.AddWorker:
 		if m.state == running {
@@ -217,11 +262,21 @@ func (m *Master) onSignal(s os.Signal) {
 	case signals.ReopenLogs:
 		m.reopenLogs()
 	case signals.Upgrade:
-		m.log.Warn().Msg("USR2 (binary upgrade) is not supported by this version; ignored")
+		m.startUpgrade()
 	}
 }
 
 func (m *Master) onEvent(ev event) {
+	switch {
+	case ev.upgrade:
+		if !ev.closed {
+			m.handOver()
+		}
+		return
+	case ev.promote:
+		m.promote()
+		return
+	}
 	p := m.workers[ev.id]
 	if p == nil {
 		return
@@ -276,9 +331,15 @@ func (m *Master) stop(graceful bool) {
 	m.closeListeners()
 }
 
+// closeListeners closes every listener the master holds; after a hand-off
+// it only releases them, leaving the unix socket files to the new master.
 func (m *Master) closeListeners() {
-	listeners.CloseAll(m.listeners)
-	m.listeners = nil
+	if m.handedOver {
+		listeners.ReleaseAll(m.open)
+	} else {
+		listeners.CloseAll(m.open)
+	}
+	m.listeners, m.open = nil, nil
 }
 
 func (m *Master) reopenLogs() {
@@ -315,6 +376,16 @@ func (m *Master) reload() {
 		return
 	}
 	keepMasterSettings(cfg, m.cfg, m.log)
+	ls, err := listeners.Adopt(cfg.Listen, cfg.Backlog, m.listeners)
+	if err != nil {
+		m.log.Error().Err(err).Msg("reload refused: cannot bind a new listener; keeping the running generation")
+		return
+	}
+	for _, l := range listeners.Unused(ls, m.open) {
+		m.open = append(m.open, l)
+		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
+	}
+	m.listeners = ls
 	m.cfg = cfg
 	m.gen++
 	m.genReady = false
@@ -327,16 +398,12 @@ func (m *Master) reload() {
 }
 
 // keepMasterSettings carries over what a HUP cannot change in a running
-// master (the listeners, the pidfile, the log file and format) and warns
-// when the new file asked for a change. Everything else applies: the new
-// generation's workers get the new config.
+// master (the pidfile, the log file and format) and warns when the new file
+// asked for a change. Everything else applies: listeners are added and
+// removed, and the new generation's workers get the new config.
 func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
 	warn := func(key string) {
 		log.Warn().Str("key", key).Msg("HUP does not apply a change of this setting; keeping the current value (restart to change it)")
-	}
-	if !sameListeners(next.Listen, cur.Listen) {
-		warn("listen")
-		next.Listen = cur.Listen
 	}
 	if next.Pidfile != cur.Pidfile {
 		warn("pidfile")
@@ -346,18 +413,6 @@ func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
 		warn("log.file/log.format")
 		next.Log.File, next.Log.Format = cur.Log.File, cur.Log.Format
 	}
-}
-
-func sameListeners(a, b []config.Listen) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // tell sends m to a worker; a worker that is gone or not reading (its pipe

@@ -25,6 +25,10 @@ func (m *Master) reap() {
 		if pid <= 0 || err != nil {
 			return
 		}
+		if m.upgrade != nil && pid == m.upgrade.pid {
+			m.upgradeExited(ws)
+			continue
+		}
 		p := m.byPID[pid]
 		if p == nil {
 			m.log.Debug().Int("child_pid", pid).Msg("reaped an unknown child")
@@ -119,6 +123,11 @@ func (m *Master) rollbackReload() bool {
 	}
 	m.cfg, m.gen = m.servingCfg, m.servingGen
 	m.genReady = true
+	m.listeners = m.servingLs
+	for i, l := range m.listeners {
+		l.Spec = m.cfg.Listen[i] // a reload may have changed a kept listener's protocol
+	}
+	m.closeStaleListeners()
 	m.desired = m.cfg.Workers
 	m.bootFailures = 0
 	m.nextSpawn = time.Time{}
@@ -137,6 +146,7 @@ func backoff(failures int) time.Duration {
 // checkTimers enforces timeout (SIGABRT, then SIGKILL) and the stop deadlines.
 func (m *Master) checkTimers() {
 	now := m.now()
+	m.checkUpgrade(now)
 	timeout := m.cfg.Timeout
 	for _, p := range m.workers {
 		switch {

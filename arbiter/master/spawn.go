@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -162,19 +161,9 @@ func workerEnv(b *ipc.Boot) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var env []string
-	traceback := false
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case ipc.EnvBoot, "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID":
-			continue
-		case "GOTRACEBACK":
-			traceback = true
-		}
-		env = append(env, kv)
-	}
-	if !traceback {
+	env := envWithout(ipc.EnvBoot, ipc.EnvUpgrade, "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+		"WATCHDOG_USEC", "WATCHDOG_PID")
+	if os.Getenv("GOTRACEBACK") == "" {
 		env = append(env, "GOTRACEBACK=all")
 	}
 	return append(env, ipc.EnvBoot+"="+doc), nil

@@ -23,12 +23,13 @@ type load struct {
 	errs       []string
 	pids       map[int]bool
 	gens       map[int]bool
+	versions   map[string]int // X-Hello-Version of the replies (library-mode hello)
 	stopCh     chan struct{}
 	wg         sync.WaitGroup
 }
 
 func startLoad(t *testing.T, addr string, clients int) *load {
-	l := &load{stopCh: make(chan struct{}), pids: map[int]bool{}, gens: map[int]bool{}}
+	l := &load{stopCh: make(chan struct{}), pids: map[int]bool{}, gens: map[int]bool{}, versions: map[string]int{}}
 	for range clients {
 		l.wg.Add(1)
 		go func() {
@@ -65,6 +66,13 @@ func (l *load) one(c *http.Client, addr string) {
 		l.fail(fmt.Sprintf("status %d, read error %v", resp.StatusCode, err))
 		return
 	}
+	if v := resp.Header.Get("X-Hello-Version"); v != "" {
+		l.ok.Add(1)
+		l.mu.Lock()
+		l.versions[v]++
+		l.mu.Unlock()
+		return
+	}
 	var r echo.Reply
 	if err := json.Unmarshal(data, &r); err != nil || r.BodyLength != int64(len(body)) {
 		l.fail(fmt.Sprintf("bad reply %q", data))
@@ -99,7 +107,7 @@ func (l *load) stop() {
 func (l *load) check(t *testing.T) {
 	t.Helper()
 	l.stop()
-	t.Logf("load: %d ok, %d failed, %d worker pids, generations %v", l.ok.Load(), l.failed.Load(), len(l.pids), l.gens)
+	t.Logf("load: %d ok, %d failed, %d worker pids, generations %v, versions %v", l.ok.Load(), l.failed.Load(), len(l.pids), l.gens, l.versions)
 	if l.failed.Load() > 0 {
 		t.Fatalf("%d failed requests, first errors: %v", l.failed.Load(), l.errs)
 	}

@@ -1,9 +1,11 @@
 // Command hello is arbiter in library mode: a Go http.Handler served by
 // pre-forked workers. Run it with `go run ./examples/hello run examples/hello/app.toml`.
 //
-// HELLO_VERSION sets the X-Hello-Version response header (the tests use it to
-// tell binaries apart); HELLO_FAIL_LOAD=1 makes every worker fail to load
-// the app, to show the master's back-off and halt (exit code 4).
+// The X-Hello-Version response header is the build's version (set with
+// -ldflags "-X main.version=2"; the upgrade tests use it to tell binaries
+// apart), or HELLO_VERSION when that is set. HELLO_FAIL_LOAD=1 makes every
+// worker fail to load the app, to show the master's back-off and halt (exit
+// code 4).
 package main
 
 import (
@@ -15,6 +17,8 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter"
 )
 
+var version = "1"
+
 func main() {
 	arbiter.MainApp(arbiter.App{Load: load})
 }
@@ -24,9 +28,9 @@ func load() (http.Handler, error) {
 	if os.Getenv("HELLO_FAIL_LOAD") == "1" {
 		return nil, errors.New("HELLO_FAIL_LOAD=1: refusing to load")
 	}
-	version := os.Getenv("HELLO_VERSION")
-	if version == "" {
-		version = "1"
+	version := version
+	if v := os.Getenv("HELLO_VERSION"); v != "" {
+		version = v
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wk, _ := arbiter.Self()
