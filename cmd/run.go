@@ -11,6 +11,7 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/logging"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
 	"github.com/arbiter-dev/arbiter/ipc"
+	"github.com/arbiter-dev/arbiter/systemd"
 	"github.com/arbiter-dev/arbiter/worker"
 )
 
@@ -95,6 +96,14 @@ func runCommand(app worker.App) *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Sockets from systemd socket activation (none when taking
+			// over: the old master hands its sockets over itself).
+			var activated []systemd.Socket
+			if takeover == nil {
+				if activated, err = systemd.Sockets(); err != nil {
+					return fmt.Errorf("%w: %w", master.ErrListen, err)
+				}
+			}
 			self, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find this program's path (needed for USR2): %w", err)
@@ -113,7 +122,7 @@ func runCommand(app worker.App) *cli.Command {
 				Config: cfg, Overrides: o, Validate: validator(app),
 				Log: log, Sink: sink,
 				Executable: "/proc/self/exe", Args: []string{os.Args[0], workerCommandName},
-				Self: self, SelfArgs: os.Args, Takeover: takeover,
+				Self: self, SelfArgs: os.Args, Takeover: takeover, Activated: activated,
 			})
 			if err := m.Run(); err != nil {
 				log.Error().Err(err).Msg("exiting")

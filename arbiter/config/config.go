@@ -64,9 +64,29 @@ type Config struct {
 	LimitRequestFields    int `json:"limit_request_fields"`
 	LimitRequestFieldSize int `json:"limit_request_field_size"`
 
+	// Process settings (docs/deploy-systemd.md): workers (and the CGI
+	// scripts they start) run as User/Group; the master keeps its rights to
+	// bind and re-exec. Umask < 0 leaves the inherited umask alone.
+	User   string `json:"user"`
+	Group  string `json:"group"`
+	Umask  int    `json:"umask"`
+	Chdir  string `json:"chdir"`
+	Status Status `json:"status"`
+
+	// ListenDefaulted is true when no [[listen]] and no --bind gave the
+	// listeners, so they are the default (or $PORT). Under socket
+	// activation the activated sockets then replace them.
+	ListenDefaulted bool `json:"listen_defaulted"`
+
 	Log    Log      `json:"log"`
 	Listen []Listen `json:"listen"`
 	App    App      `json:"app"`
+}
+
+// Status configures the master's own small HTTP server for health checks,
+// fleet status and metrics.
+type Status struct {
+	Address string `json:"address"` // "host:port" or "unix:/path"; "" = off
 }
 
 // Log configures the master's log and the workers' access log.

@@ -55,6 +55,11 @@ func rootSchema(c *Config) schema {
 		"log":                      tableKey(logSchema(&c.Log)),
 		"listen":                   listenKey(&c.Listen),
 		"app":                      tableKey(appSchema(&c.App)),
+		"user":                     stringKey(&c.User),
+		"group":                    stringKey(&c.Group),
+		"umask":                    umaskKey(&c.Umask),
+		"chdir":                    stringKey(&c.Chdir),
+		"status":                   tableKey(schema{"address": stringKey(&c.Status.Address)}),
 	}
 }
 

@@ -123,6 +123,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 	}
 	if len(c.Listen) == 0 && len(o.Binds) == 0 {
 		c.Listen = []Listen{{Address: DefaultAddress, Protocol: ProtoHTTP}}
+		c.ListenDefaulted = true
 		if s := getenv(envPort); s != "" {
 			if n, err := strconv.Atoi(s); err != nil || !allDigits(s) || n < 1 || n > 65535 {
 				r.add(Problem{Key: envPort, Msg: fmt.Sprintf("must be a port number from 1 to 65535, got %q", s)})
@@ -174,6 +175,7 @@ func defaults() *Config {
 		LimitRequestLine:      DefaultLimitRequestLine,
 		LimitRequestFields:    DefaultLimitRequestFields,
 		LimitRequestFieldSize: DefaultLimitRequestFieldSize,
+		Umask:                 -1,
 		Log:                   Log{Level: "info", Format: "auto"},
 		App: App{
 			Type:           AppEcho,
@@ -190,6 +192,10 @@ func defaults() *Config {
 // resolvePaths makes the relative paths the file gave absolute against base,
 // the file's directory.
 func resolvePaths(c *Config, base string) {
+	c.Chdir = resolve(base, c.Chdir)
+	if strings.HasPrefix(c.Status.Address, "unix:") {
+		c.Status.Address = resolveAddress(base, c.Status.Address)
+	}
 	c.Pidfile = resolve(base, c.Pidfile)
 	c.Log.File = resolve(base, c.Log.File)
 	if c.Log.AccessLog != "-" {

@@ -37,6 +37,7 @@ func wantDefaults() *Config {
 	c := defaults()
 	c.Workers = min(runtime.NumCPU(), maxWorkers)
 	c.Listen = []Listen{{Address: DefaultAddress, Protocol: ProtoHTTP}}
+	c.ListenDefaulted = true
 	return c
 }
 
@@ -73,6 +74,11 @@ func TestParseValidFiles(t *testing.T) {
 				ReloadStrategy:        ReloadRolling,
 				ReloadBatch:           2,
 				UpgradeTimeout:        90 * time.Second,
+				User:                  "nobody",
+				Group:                 "nogroup",
+				Umask:                 0o027,
+				Chdir:                 filepath.Join(td, "www"),
+				Status:                Status{Address: "127.0.0.1:9100"},
 				Backlog:               512,
 				Keepalive:             5 * time.Second,
 				WorkerConnections:     250,
@@ -100,6 +106,7 @@ func TestParseValidFiles(t *testing.T) {
 				{Address: "127.0.0.1:8001", Protocol: ProtoSCGI},
 				{Address: "unix:/tmp/arbiter-test.sock", Protocol: ProtoHTTP, Mode: 0o600, Name: "local"},
 			}
+			c.ListenDefaulted = false
 			c.App.Type = AppGo
 			return c
 		}},
@@ -109,6 +116,7 @@ func TestParseValidFiles(t *testing.T) {
 			c.Workers = 2
 			c.Log.Level, c.Log.AccessLog = "error", filepath.Join(td, "access.log")
 			c.Listen = []Listen{{Address: "localhost:8002", Protocol: ProtoHTTP}}
+			c.ListenDefaulted = false
 			c.App = withCGIDefaults(App{Type: AppStatic, Root: filepath.Join(td, "www"), Index: []string{}})
 			return c
 		}},
@@ -158,7 +166,17 @@ func TestParseProblems(t *testing.T) {
 		{"duration bad", `keepalive = "5 seconds"`, []string{`app.toml:1:13: keepalive: invalid duration "5 seconds": want a number with a unit, like "30s", "1m30s" or "500ms"`}},
 		{"duration negative", `read_timeout = "-1s"`, []string{`app.toml:1:16: read_timeout: must not be negative, got -1s`}},
 		{"duration zero", `graceful_timeout = "0s"`, []string{`app.toml:1:20: graceful_timeout: must be greater than 0s, got 0s`}},
-		{"unknown top", "\nuser = \"www\"", []string{`app.toml:2:1: user: unknown key`}},
+		{"unknown top", "\nowner = \"www\"", []string{`app.toml:2:1: owner: unknown key`}},
+		{"process", "user = \"no-such-user-here\"\ngroup = \"no-such-group-here\"\numask = \"0o1777\"\nchdir = \"/no/such/dir\"\n[status]\naddress = \"fd://3\"", []string{
+			`app.toml:1:8: user: no such user "no-such-user-here"`,
+			`app.toml:2:9: group: no such group "no-such-group-here"`,
+			`app.toml:3:9: umask: must be at most 0o777, got 0o1777`,
+			`app.toml:4:9: chdir: "/no/such/dir" is not a directory`,
+			`app.toml:6:11: status.address: want "host:port" or "unix:/path"`,
+		}},
+		{"systemd address", "[[listen]]\naddress = \"systemd:a:b\"", []string{
+			`app.toml:2:11: listen[0].address: invalid address "systemd:a:b": want systemd:NAME with the .socket unit's FileDescriptorName (no colon or space), or systemd:N for the N-th passed socket`,
+		}},
 		{"unknown suggest", "worker = 2", []string{`app.toml:1:1: worker: unknown key; did you mean "workers"?`}},
 		{"unknown table", "[logging]\nlevel = \"info\"", []string{`app.toml:1:2: logging: unknown key`}},
 		{"unknown in log", "[log]\n  levle = \"info\"", []string{`app.toml:2:3: log.levle: unknown key; did you mean "level"?`}},

@@ -24,7 +24,7 @@ const maxUnixPath = 107
 // addressForms is appended to every message about an address that cannot be
 // parsed at all.
 const addressForms = `want "host:port" (like "127.0.0.1:8000", "[::1]:8000" or "localhost:8000"), ` +
-	`"unix:/path/to/socket" or "fd://3"`
+	`"unix:/path/to/socket", "fd://3" or "systemd:NAME"`
 
 var (
 	logLevels  = []string{"trace", "debug", "info", "warn", "error"}
@@ -73,6 +73,7 @@ func validate(c *Config, r reporter) {
 		absPath(r, "log.access_log", c.Log.AccessLog)
 	}
 
+	validateProcess(c, r)
 	validateListen(c.Listen, r)
 	validateApp(&c.App, r)
 }
@@ -151,6 +152,12 @@ func checkAddress(addr string) error {
 			return bad("the socket path must be absolute")
 		case len(p) > maxUnixPath:
 			return bad("the socket path is %d bytes long; the limit is %d", len(p), maxUnixPath)
+		}
+		return nil
+	case strings.HasPrefix(addr, "systemd:"):
+		name := strings.TrimPrefix(addr, "systemd:")
+		if name == "" || len(name) > 255 || strings.ContainsAny(name, ": \t\n") {
+			return bad("want systemd:NAME with the .socket unit's FileDescriptorName (no colon or space), or systemd:N for the N-th passed socket")
 		}
 		return nil
 	case strings.HasPrefix(addr, "fd://"):

@@ -23,6 +23,10 @@ func Inherit(fd int, spec config.Listen) (*Listener, error) {
 		return nil, fmt.Errorf("inherit %s (fd %d): dup: %w", spec.Address, fd, err)
 	}
 	unix.Close(fd)
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return nil, fmt.Errorf("inherit %s: %w", spec.Address, err)
+	}
 	l := &Listener{Spec: spec, FD: nfd, Addr: localAddr(nfd, spec.Address)}
 	if path, ok := strings.CutPrefix(spec.Address, "unix:"); ok {
 		var st unix.Stat_t

@@ -93,3 +93,38 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+func TestActivatedAndChown(t *testing.T) {
+	dir := t.TempDir()
+	ls, err := Open([]config.Listen{{Address: "unix:" + filepath.Join(dir, "c.sock")}}, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseAll(ls)
+	if ls[0].Activated() {
+		t.Fatal("a bound socket reported as activated")
+	}
+	if err := ls[0].Chown(65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	unix.Lstat(filepath.Join(dir, "c.sock"), &st)
+	if st.Uid != 65534 || st.Gid != 65534 {
+		t.Fatalf("owner %d:%d", st.Uid, st.Gid)
+	}
+	if _, err := Open([]config.Listen{{Address: "systemd:web"}}, 16); err == nil {
+		t.Fatal("opened a systemd socket that was never passed")
+	}
+	// A blocking socket handed over (systemd's default) becomes non-blocking.
+	s, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	unix.Bind(s, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	unix.Listen(s, 8)
+	l, err := Inherit(s, config.Listen{Address: "systemd:web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if nb, _ := Nonblocking(l.FD); !nb || !l.Activated() {
+		t.Fatalf("non-blocking %v, activated %v", nb, l.Activated())
+	}
+}

@@ -60,6 +60,8 @@ func open(s config.Listen, backlog int) (*Listener, error) {
 		return openUnix(s, strings.TrimPrefix(s.Address, "unix:"), backlog)
 	case strings.HasPrefix(s.Address, "fd://"):
 		return openFD(s)
+	case strings.HasPrefix(s.Address, "systemd:"):
+		return nil, fmt.Errorf("listen %s: systemd passed no socket of that name or index (is the .socket unit's FileDescriptorName= right, and was arbiter started by socket activation?)", s.Address)
 	default:
 		return openTCP(s, backlog)
 	}
@@ -223,6 +225,22 @@ func (l *Listener) Close() error {
 		}
 	}
 	return err
+}
+
+// Activated reports whether the socket came from systemd socket activation:
+// such a socket belongs to systemd, so a reload never closes it.
+func (l *Listener) Activated() bool { return strings.HasPrefix(l.Spec.Address, "systemd:") }
+
+// Chown gives a unix socket file this process created to uid:gid (the
+// workers' user); other listeners are left alone.
+func (l *Listener) Chown(uid, gid int) error {
+	if l.unlink == "" {
+		return nil
+	}
+	if err := os.Lchown(l.unlink, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", l.unlink, err)
+	}
+	return nil
 }
 
 // Nonblocking reports whether fd's file description is in non-blocking mode.

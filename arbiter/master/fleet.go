@@ -106,19 +106,27 @@ func (m *Master) manage() {
 		m.closeStaleListeners()
 		m.log.Info().Int("generation", m.gen).Int("workers", readyActive).Msg("generation ready")
 		m.tellOldMaster()
+		m.notifyGenerationReady()
 	}
 }
 
 // closeStaleListeners closes the listeners a reload removed, once no
 // generation that could come back (a rollback) needs them. Old workers keep
 // their own copies until they retire.
+//
+// Sockets from systemd belong to systemd: they stay open (and keep being
+// handed over on USR2), so a later reload can name them again.
 func (m *Master) closeStaleListeners() {
-	stale := listeners.Unused(m.open, m.listeners)
-	for _, l := range stale {
+	keep := append([]*listeners.Listener(nil), m.listeners...)
+	for _, l := range listeners.Unused(m.open, m.listeners) {
+		if l.Activated() {
+			keep = append(keep, l)
+			continue
+		}
 		m.log.Info().Str("address", l.Addr).Msg("listener closed: no longer in the config")
+		l.Close()
 	}
-	listeners.CloseAll(stale)
-	m.open = append([]*listeners.Listener(nil), m.listeners...)
+	m.open = keep
 }
 
 // retire tells a worker to drain; it gets graceful_timeout before SIGKILL.

@@ -13,6 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
 	"github.com/arbiter-dev/arbiter/ipc"
 	"github.com/arbiter-dev/arbiter/signals"
+	"github.com/arbiter-dev/arbiter/systemd"
 )
 
 // Errors Run returns; cmd maps them to exit codes.
@@ -66,6 +70,12 @@ type Options struct {
 	// OnPromote, if set, runs when a taking-over master becomes the one in
 	// charge (the old master has exited).
 	OnPromote func()
+	// Activated are the sockets systemd passed (systemd.Sockets); every one
+	// must be named by a "systemd:NAME" listener.
+	Activated []systemd.Socket
+	// Notify sends sd_notify messages; its zero value does nothing outside
+	// systemd.
+	Notify systemd.Notifier
 }
 
 type state int
@@ -107,6 +117,17 @@ type Master struct {
 	upgrade    *upgrade  // old side of a USR2 hand-off
 	handedOver bool      // the new master took over; this one is leaving
 	takeover   *takeover // new side of a USR2 hand-off
+
+	cred              *syscall.Credential // workers' user and group; nil = the master's
+	requestsDone      uint64              // requests served by workers that have exited
+	bootFailuresTotal int
+	snapshot          atomic.Pointer[Snapshot]
+
+	notifyFailed   bool
+	watchdog       time.Duration // WATCHDOG=1 interval; 0 = off
+	lastWatchdog   time.Time
+	lastStatus     time.Time
+	lastStatusLine string
 
 	events chan event
 	done   chan struct{}
@@ -162,6 +183,14 @@ func (m *Master) Run() error {
 	sigq := signals.NewQueue(signals.Handled...)
 	defer sigq.Stop()
 
+	var err error
+	if m.cred, err = credentials(m.cfg); err != nil {
+		return err
+	}
+	if err := applyProcess(m.cfg); err != nil {
+		return err
+	}
+
 	// The pidfile comes first: a second master started by mistake is
 	// refused for what it is (exit 7), not for the busy port. A master
 	// taking over writes "<pidfile>.2" until the old one is gone.
@@ -179,18 +208,33 @@ func (m *Master) Run() error {
 			}
 		}()
 	}
+	useActivated(m.cfg, m.opt.Activated)
 	var ls []*listeners.Listener
-	var err error
 	if m.opt.Takeover != nil {
 		ls, err = m.inheritListeners(m.opt.Takeover)
 	} else {
-		ls, err = listeners.Open(m.cfg.Listen, m.cfg.Backlog)
+		ls, err = m.openListeners()
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrListen, err)
 	}
 	m.listeners, m.open = ls, append([]*listeners.Listener(nil), ls...)
 	defer m.closeListeners()
+	if err := m.handOverFiles(ls); err != nil {
+		return err
+	}
+	if m.cfg.Status.Address != "" {
+		stopStatus, err := m.startStatus(m.cfg.Status.Address)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrListen, err)
+		}
+		defer stopStatus()
+	}
+	parent := 0
+	if m.opt.Takeover != nil {
+		parent = m.opt.Takeover.Parent
+	}
+	m.watchdog = systemd.WatchdogInterval(parent)
 	if m.opt.Takeover != nil {
 		if err := m.startTakeover(m.opt.Takeover); err != nil {
 			return fmt.Errorf("%w: %w", ErrListen, err)
@@ -204,6 +248,7 @@ func (m *Master) Run() error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	m.manage()
+	m.publish()
 	for !m.finished() {
 		select {
 		case s := <-sigq.C():
@@ -213,8 +258,10 @@ func (m *Master) Run() error {
 		case <-tick.C:
 			m.reap()
 			m.checkTimers()
+			m.notifyTick(m.now())
 		}
 		m.manage()
+		m.publish()
 	}
 	m.log.Info().Msg("master stopped")
 	return m.haltErr
@@ -312,6 +359,9 @@ func (m *Master) stop(graceful bool) {
 		return
 	}
 	now := m.now()
+	if !m.handedOver {
+		m.notifyErr(m.opt.Notify.Stopping(fmt.Sprintf("stopping (%s)", map[bool]string{true: "graceful", false: "fast"}[graceful])))
+	}
 	if graceful {
 		m.state = stoppingGraceful
 		m.stopDeadline = now.Add(m.cfg.GracefulTimeout)
@@ -329,6 +379,60 @@ func (m *Master) stop(graceful bool) {
 	// waiting in a backlog that nobody will accept from. Draining workers
 	// still hold their own copies until they stop accepting.
 	m.closeListeners()
+}
+
+// useActivated applies the rule for a config without listeners under socket
+// activation: every socket systemd passed is served over HTTP.
+func useActivated(cfg *config.Config, socks []systemd.Socket) {
+	if !cfg.ListenDefaulted || len(socks) == 0 {
+		return
+	}
+	cfg.Listen = nil
+	for _, s := range socks {
+		cfg.Listen = append(cfg.Listen, config.Listen{Address: "systemd:" + strconv.Itoa(s.Index), Protocol: config.ProtoHTTP, Name: s.Name})
+	}
+}
+
+// openListeners binds the configured listeners, taking "systemd:NAME" ones
+// from the sockets systemd passed. Every passed socket must be used: one
+// the config does not name is an error, not a silently idle socket.
+func (m *Master) openListeners() ([]*listeners.Listener, error) {
+	var have []*listeners.Listener
+	used := map[int]bool{}
+	for _, spec := range m.cfg.Listen {
+		ref, ok := strings.CutPrefix(spec.Address, "systemd:")
+		if !ok {
+			continue
+		}
+		s, found := systemd.Find(m.opt.Activated, ref)
+		if !found || used[s.Index] {
+			continue // listeners.Adopt reports it
+		}
+		used[s.Index] = true
+		l, err := listeners.Inherit(s.FD, spec)
+		if err != nil {
+			listeners.CloseAll(have)
+			return nil, err
+		}
+		have = append(have, l)
+	}
+	var unused []string
+	for _, s := range m.opt.Activated {
+		if !used[s.Index] {
+			unused = append(unused, fmt.Sprintf("%q (systemd:%s or systemd:%d)", s.Name, s.Name, s.Index))
+		}
+	}
+	if len(unused) > 0 {
+		listeners.CloseAll(have)
+		return nil, fmt.Errorf("systemd passed sockets the config does not use: %s; add a [[listen]] entry for each",
+			strings.Join(unused, ", "))
+	}
+	ls, err := listeners.Adopt(m.cfg.Listen, m.cfg.Backlog, have)
+	if err != nil {
+		listeners.CloseAll(have)
+		return nil, err
+	}
+	return ls, nil
 }
 
 // closeListeners closes every listener the master holds; after a hand-off
@@ -360,6 +464,8 @@ func (m *Master) reload() {
 	if m.state != running {
 		return
 	}
+	m.notifyErr(m.opt.Notify.Reloading(fmt.Sprintf("reloading: generation %d", m.gen+1)))
+	refused := func() { m.notifyErr(m.opt.Notify.Ready("reload refused; " + m.statusLine())) }
 	cfg, err := config.Load(m.cfg.Path, m.opt.Overrides)
 	if err == nil && m.opt.Validate != nil {
 		err = m.opt.Validate(cfg)
@@ -373,12 +479,18 @@ func (m *Master) reload() {
 		} else {
 			m.log.Error().Err(err).Msg("reload refused; keeping the running generation")
 		}
+		refused()
 		return
 	}
 	keepMasterSettings(cfg, m.cfg, m.log)
-	ls, err := listeners.Adopt(cfg.Listen, cfg.Backlog, m.listeners)
+	useActivated(cfg, m.opt.Activated)
+	ls, err := listeners.Adopt(cfg.Listen, cfg.Backlog, m.open)
+	if err == nil {
+		err = m.handOverFiles(listeners.Unused(ls, m.open))
+	}
 	if err != nil {
 		m.log.Error().Err(err).Msg("reload refused: cannot bind a new listener; keeping the running generation")
+		refused()
 		return
 	}
 	for _, l := range listeners.Unused(ls, m.open) {

@@ -43,6 +43,7 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 	delete(m.byPID, p.pid)
 	delete(m.workers, p.id)
 	p.controlFile.Close()
+	m.requestsDone += p.stats.Requests
 
 	ev := m.log.Info()
 	expected := p.retiring && !p.killed && ws.Exited() && ws.ExitStatus() == 0
@@ -77,6 +78,7 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 // abandons a reload, when it happens max_boot_failures times in a row.
 func (m *Master) bootFailed(code int) {
 	m.bootFailures++
+	m.bootFailuresTotal++
 	m.lastBootCode = code
 	delay := backoff(m.bootFailures)
 	m.nextSpawn = m.now().Add(delay)

@@ -78,7 +78,8 @@ func (m *Master) spawn() error {
 	for _, l := range m.listeners {
 		files = append(files, uintptr(l.FD))
 	}
-	pid, err := syscall.ForkExec(m.opt.Executable, m.opt.Args, &syscall.ProcAttr{Env: env, Files: files})
+	pid, err := syscall.ForkExec(m.opt.Executable, m.opt.Args, &syscall.ProcAttr{Env: env, Files: files,
+		Sys: &syscall.SysProcAttr{Credential: m.cred}})
 	if err != nil {
 		return fmt.Errorf("spawn worker %d: %w", id, err)
 	}

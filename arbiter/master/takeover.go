@@ -114,6 +114,7 @@ func (m *Master) promote() {
 		}
 	}
 	m.log.Info().Int("old_master", t.parent).Msg("promoted: the old master is gone; this master is in charge")
+	m.notifyErr(m.opt.Notify.Ready("promoted; " + m.statusLine()))
 	if m.opt.OnPromote != nil {
 		m.opt.OnPromote()
 	}

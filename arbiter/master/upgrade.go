@@ -97,6 +97,9 @@ func (m *Master) handOver() {
 		return
 	}
 	m.handedOver = true
+	// systemd must follow the new master before this one exits, or it
+	// would take the main process's exit for the service's end.
+	m.notifyErr(m.opt.Notify.MainPID(m.upgrade.pid))
 	m.log.Info().Int("new_master", m.upgrade.pid).Msg("upgrade: the new master is ready; draining this master's workers and exiting")
 	m.stop(true)
 }

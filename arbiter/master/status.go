@@ -1,0 +1,188 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Snapshot is the fleet as the status server shows it. The loop publishes a
+// fresh one after every event; the server only reads.
+type Snapshot struct {
+	PID           int            `json:"pid"`
+	Generation    int            `json:"generation"`
+	Desired       int            `json:"workers_desired"`
+	State         string         `json:"state"` // running, stopping
+	Ready         bool           `json:"ready"` // running, with a ready worker
+	Upgrading     int            `json:"upgrading,omitempty"`
+	RequestsTotal uint64         `json:"requests_total"`
+	InFlight      int            `json:"in_flight"`
+	Spawned       int            `json:"workers_spawned_total"`
+	BootFailures  int            `json:"boot_failures_total"`
+	Workers       []WorkerStatus `json:"workers"`
+	At            time.Time      `json:"at"`
+}
+
+// WorkerStatus is one worker in a Snapshot.
+type WorkerStatus struct {
+	ID             int     `json:"id"`
+	PID            int     `json:"pid"`
+	Generation     int     `json:"generation"`
+	State          string  `json:"state"` // booting, ready, retiring
+	AgeSeconds     float64 `json:"age_seconds"`
+	Requests       uint64  `json:"requests"`
+	InFlight       int     `json:"in_flight"`
+	OldestInFlight float64 `json:"oldest_in_flight_seconds"`
+	RSS            int64   `json:"rss_bytes"`
+}
+
+func (m *Master) publish() {
+	now := m.now()
+	s := &Snapshot{PID: os.Getpid(), Generation: m.gen, Desired: m.desired, State: "running",
+		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal, At: now}
+	if m.state != running {
+		s.State = "stopping"
+	}
+	if m.upgrade != nil {
+		s.Upgrading = m.upgrade.pid
+	}
+	for _, p := range m.workers {
+		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
+			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS}
+		switch {
+		case p.retiring:
+			w.State = "retiring"
+		case p.ready():
+			w.State = "ready"
+			s.Ready = s.State == "running"
+		}
+		s.RequestsTotal += p.stats.Requests
+		s.InFlight += p.stats.InFlight
+		s.Workers = append(s.Workers, w)
+	}
+	m.snapshot.Store(s)
+}
+
+// startStatus serves the status endpoints on address until the master
+// exits. A TCP address is bound with SO_REUSEPORT and a unix socket file is
+// replaced, so that a master started by USR2 can serve it while the old
+// one still does.
+func (m *Master) startStatus(address string) (func(), error) {
+	var l net.Listener
+	var err error
+	if path, ok := strings.CutPrefix(address, "unix:"); ok {
+		_ = os.Remove(path)
+		l, err = net.Listen("unix", path)
+	} else {
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}}
+		l, err = lc.Listen(context.Background(), "tcp", address)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status server: %w", err)
+	}
+	srv := &http.Server{Handler: m.statusHandler(), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error().Err(err).Msg("status server stopped")
+		}
+	}()
+	m.log.Info().Str("address", l.Addr().String()).Msg("status server listening")
+	return func() { srv.Close() }, nil
+}
+
+// statusHandler serves:
+//
+//	/healthz  200 while the master's loop runs (it publishes at least every
+//	          100 ms; a snapshot older than 5 s means the loop is stuck): liveness
+//	/readyz   200 while running with at least one ready worker, 503 while
+//	          starting, stopping, or with no worker ready: readiness
+//	/status   the Snapshot as JSON
+//	/metrics  Prometheus text
+func (m *Master) statusHandler() http.Handler {
+	mux := http.NewServeMux()
+	snap := func() *Snapshot {
+		if s := m.snapshot.Load(); s != nil {
+			return s
+		}
+		return &Snapshot{State: "starting"}
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if s := snap(); time.Since(s.At) > 5*time.Second {
+			http.Error(w, "master loop not responding", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		s := snap()
+		if !s.Ready {
+			http.Error(w, "not ready: "+s.State, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(snap())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		writeMetrics(w, snap())
+	})
+	return mux
+}
+
+func writeMetrics(w http.ResponseWriter, s *Snapshot) {
+	states := map[string]int{"booting": 0, "ready": 0, "retiring": 0}
+	for _, wk := range s.Workers {
+		states[wk.State]++
+	}
+	p := func(help, typ, name string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	p("Workers by state.", "gauge", "arbiter_workers")
+	for _, st := range []string{"booting", "ready", "retiring"} {
+		fmt.Fprintf(w, "arbiter_workers{state=%q} %d\n", st, states[st])
+	}
+	p("Workers wanted (workers, TTIN/TTOU).", "gauge", "arbiter_workers_desired")
+	fmt.Fprintf(w, "arbiter_workers_desired %d\n", s.Desired)
+	p("Config generation (HUP increments it).", "gauge", "arbiter_generation")
+	fmt.Fprintf(w, "arbiter_generation %d\n", s.Generation)
+	p("Requests served by the fleet since the master started.", "counter", "arbiter_requests_total")
+	fmt.Fprintf(w, "arbiter_requests_total %d\n", s.RequestsTotal)
+	p("Requests being handled now.", "gauge", "arbiter_requests_in_flight")
+	fmt.Fprintf(w, "arbiter_requests_in_flight %d\n", s.InFlight)
+	p("Workers started since the master started.", "counter", "arbiter_workers_spawned_total")
+	fmt.Fprintf(w, "arbiter_workers_spawned_total %d\n", s.Spawned)
+	p("Workers that failed to boot.", "counter", "arbiter_boot_failures_total")
+	fmt.Fprintf(w, "arbiter_boot_failures_total %d\n", s.BootFailures)
+	p("Resident memory of each worker.", "gauge", "arbiter_worker_rss_bytes")
+	for _, wk := range s.Workers {
+		fmt.Fprintf(w, "arbiter_worker_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.RSS)
+	}
+	p("Age of each worker's oldest request in flight.", "gauge", "arbiter_worker_oldest_request_seconds")
+	for _, wk := range s.Workers {
+		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
+	}
+}
