@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -97,9 +98,12 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	}
 	defer access.Close()
 
-	handler, err := buildApp(cfg, app)
+	handler, err := buildApp(cfg, app, log)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrAppLoad, err)
+	}
+	if c, ok := handler.(io.Closer); ok {
+		defer c.Close() // after the servers stop: ends what is still running (cgi scripts)
 	}
 
 	stops := make(chan stopRequest, 4)

@@ -1,0 +1,158 @@
+package cgi
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"sync"
+	"syscall"
+)
+
+const copyBufSize = 32 << 10
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
+	bufPool    = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+)
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+// copyResult is how copying a script's body ended.
+type copyResult struct {
+	werr     error // writing to the client failed: it went away
+	rerr     error // reading stdout failed: the run was killed, or a chunked body was malformed
+	overflow bool  // the script wrote more than its Content-Length; the rest was dropped
+}
+
+// copyBody copies the script's body (what br holds, then stdout) to w until
+// stdout ends. With discard (HEAD, 204, 304) it is read and dropped. With
+// chunked, the script's chunked body is decoded. limit is the script's
+// Content-Length (-1: none): what goes beyond it is read and dropped.
+//
+// The response is flushed whenever stdout has nothing more to read at the
+// moment, so a script that streams is streamed, while a script that has
+// already exited when its output is read gets one write, and net/http can
+// give its response a Content-Length.
+func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard, chunked bool, limit int64) copyResult {
+	var res copyResult
+	rc := http.NewResponseController(w)
+	write := func(b []byte) bool {
+		if discard || res.overflow || len(b) == 0 {
+			return true
+		}
+		if limit >= 0 && int64(len(b)) > limit {
+			b = b[:limit]
+			res.overflow = true
+		}
+		limit -= int64(len(b))
+		if _, err := w.Write(b); err != nil {
+			res.werr = err
+			return false
+		}
+		return true
+	}
+	flush := func() bool {
+		if discard || res.overflow {
+			return true
+		}
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			res.werr = err
+			return false
+		}
+		return true
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+
+	if chunked {
+		cr := httputil.NewChunkedReader(br)
+		for {
+			n, err := cr.Read(buf)
+			if !write(buf[:n]) || n > 0 && br.Buffered() == 0 && !flush() {
+				return res
+			}
+			if err == io.EOF {
+				// A trailer section and anything after it is dropped.
+				if _, err := io.Copy(io.Discard, br); err != nil {
+					res.rerr = err
+				}
+				return res
+			}
+			if err != nil {
+				res.rerr = err
+				return res
+			}
+		}
+	}
+
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		ok := write(b)
+		br.Discard(n)
+		if !ok {
+			return res
+		}
+	}
+	for {
+		n, wouldBlock, err := readNow(stdout, buf)
+		if wouldBlock {
+			if !flush() {
+				return res
+			}
+			n, err = stdout.Read(buf)
+		}
+		if !write(buf[:n]) {
+			return res
+		}
+		if err == io.EOF {
+			return res
+		}
+		if err != nil {
+			res.rerr = err
+			return res
+		}
+	}
+}
+
+// readNow reads what f (a pipe) holds now, without waiting: wouldBlock is
+// true when it holds nothing yet. At the end of the stream it returns
+// io.EOF. A read deadline that has passed makes it fail, as f.Read does.
+func readNow(f *os.File, buf []byte) (n int, wouldBlock bool, err error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
+	var rerr error
+	if cerr := rc.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = syscall.Read(int(fd), buf)
+			if rerr != syscall.EINTR {
+				return true
+			}
+		}
+	}); cerr != nil {
+		return 0, false, cerr
+	}
+	switch {
+	case rerr == syscall.EAGAIN:
+		return 0, true, nil
+	case rerr != nil:
+		return 0, false, rerr
+	case n == 0:
+		return 0, false, io.EOF
+	}
+	return n, false, nil
+}

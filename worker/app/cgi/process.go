@@ -1,0 +1,346 @@
+package cgi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Times and limits of a script run's end.
+const (
+	// lingerGrace is how long a script may keep running after its output
+	// ended before its process group gets SIGTERM; termGrace is how long
+	// after that it gets SIGKILL (Apache's mod_cgi does the same, with 3 s).
+	lingerGrace = 2 * time.Second
+	termGrace   = time.Second
+	// stderrGrace is how long stderr is still read after the script was
+	// reaped: a process it left behind may hold the pipe open.
+	stderrGrace = 100 * time.Millisecond
+	// bodyGrace is how long a stdin feed that waits on a request body the
+	// handler cannot interrupt (FastCGI, SCGI, uwsgi) is waited for; those
+	// servers end such a read once the handler returns.
+	bodyGrace = 100 * time.Millisecond
+	// Per run, at most maxStderrLines lines of stderr, each cut at
+	// maxStderrLine bytes, are logged; the rest is read and counted.
+	maxStderrLines = 100
+	maxStderrLine  = 4 << 10
+)
+
+// aLongTimeAgo is a deadline in the past: it makes pending reads fail now.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// killReason says why a run's process group was killed.
+type killReason int
+
+const (
+	reasonNone       killReason = iota
+	reasonTimeout               // script_timeout passed
+	reasonClientGone            // the request context ended
+	reasonShutdown              // Handler.Close
+	reasonAbandoned             // its output was invalid, or could not be delivered
+	reasonLingering             // still running lingerGrace after its output ended
+)
+
+func (k killReason) String() string {
+	return [...]string{"", "timeout", "client gone", "shutdown", "abandoned", "still running after its output ended"}[k]
+}
+
+// proc is one running script.
+//
+// The leader's pid is the process group id (Setpgid). The group is only
+// ever signalled before the leader is reaped: until then the pid cannot be
+// reused, so kill(-pid) cannot reach another group. waitExit learns that
+// the leader exited with waitid(WNOWAIT), which leaves it a zombie; finish
+// reaps it (cmd.Wait) after the last possible kill.
+type proc struct {
+	h      *Handler
+	cmd    *exec.Cmd
+	pid    int
+	script string
+	start  time.Time
+
+	stdout *os.File // read end
+	stderr *os.File // read end
+	stdin  *os.File // write end; nil when the script reads a file or /dev/null
+
+	exited     chan struct{} // the leader has exited (still a zombie)
+	stderrDone chan struct{}
+	feedDone   chan struct{} // nil without a feed
+	stdinOnce  sync.Once
+	unblock    func() bool
+
+	mu        sync.Mutex
+	reaped    bool
+	why       killReason
+	stopTimer func() bool
+	stopCtx   func() bool
+}
+
+// start runs argv with env in a new process group. Its stdout and stderr are
+// pipes; stdin is in.
+//
+// os/exec is used because it is safe here: it forks with clone(CLONE_VFORK)
+// under syscall.ForkLock, and a child gets exactly fds 0, 1 and 2, because
+// every fd the Go runtime and standard library open is O_CLOEXEC (and New
+// marks inherited ones close-on-exec). The files given as Stdin, Stdout
+// and Stderr are *os.File, so os/exec starts no copying goroutines and
+// Wait closes nothing of ours. Setpgid puts the script in its own group,
+// so that a timeout or a client that goes away kills its children too;
+// Pdeathsig kills the script if the worker dies first (the master, a
+// subreaper, reaps it). Linux ties Pdeathsig to the thread that forked, and
+// Go ends a thread only when a goroutine exits while locked to it
+// (runtime.LockOSThread), which the worker never does; a program that
+// embeds this package and does so could see scripts killed early.
+func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSource) (*proc, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	var inR, inW *os.File
+	if in.reader != nil {
+		if inR, inW, err = os.Pipe(); err != nil {
+			outR.Close()
+			outW.Close()
+			errR.Close()
+			errW.Close()
+			return nil, err
+		}
+	}
+	dir := h.dir
+	if dir == "" {
+		dir = filepath.Dir(t.filename)
+	}
+	cmd := &exec.Cmd{
+		Path:        t.argv[0],
+		Args:        t.argv,
+		Env:         env,
+		Dir:         dir,
+		Stdout:      outW,
+		Stderr:      errW,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	switch {
+	case in.file != nil:
+		cmd.Stdin = in.file
+	case inR != nil:
+		cmd.Stdin = inR
+	}
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if inR != nil {
+		inR.Close()
+	}
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		if inW != nil {
+			inW.Close()
+		}
+		return nil, err
+	}
+	p := &proc{
+		h:          h,
+		cmd:        cmd,
+		pid:        cmd.Process.Pid,
+		script:     t.filename,
+		start:      time.Now(),
+		stdout:     outR,
+		stderr:     errR,
+		stdin:      inW,
+		exited:     make(chan struct{}),
+		stderrDone: make(chan struct{}),
+		unblock:    in.unblock,
+	}
+	go p.waitExit()
+	go p.drainStderr()
+	if inW != nil {
+		p.feedDone = make(chan struct{})
+		go p.feed(in.reader)
+	}
+	if !h.track(p) {
+		p.kill(reasonShutdown)
+	}
+	p.mu.Lock()
+	if h.timeout > 0 {
+		p.stopTimer = time.AfterFunc(h.timeout, func() { p.kill(reasonTimeout) }).Stop
+	}
+	p.stopCtx = context.AfterFunc(ctx, func() { p.kill(reasonClientGone) })
+	p.mu.Unlock()
+	return p, nil
+}
+
+// waitExit closes p.exited when the leader exits, without reaping it.
+func (p *proc) waitExit() {
+	defer close(p.exited)
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// kill sends SIGKILL to the process group, unless the leader was reaped,
+// and makes reads of stdout fail from now on (a process that left the
+// group could hold it open). The first reason sticks.
+func (p *proc) kill(why killReason) { p.signal(syscall.SIGKILL, why) }
+
+// signal records why (the first reason sticks), and sends sig to the group
+// unless the leader was reaped. For SIGKILL, stdout's read deadline is set
+// in the past before the signal, so that a pending read fails rather than
+// see the end of output the kill causes, and after the reason is recorded,
+// so that whoever sees the read fail learns why.
+func (p *proc) signal(sig syscall.Signal, why killReason) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return
+	}
+	if p.why == reasonNone {
+		p.why = why
+	}
+	if sig == syscall.SIGKILL {
+		p.stdout.SetReadDeadline(aLongTimeAgo)
+	}
+	_ = syscall.Kill(-p.pid, sig)
+}
+
+// reason returns why the group was killed, reasonNone if it was not.
+func (p *proc) reason() killReason {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.why
+}
+
+// finish ends the run: it kills the group first when abort is not
+// reasonNone, closes stdout, waits for the leader to exit (a leader still
+// running lingerGrace later gets SIGTERM, then SIGKILL), reaps it, collects
+// stderr and the stdin feed, and logs the exit status. It must be called
+// exactly once, by the goroutine serving the request.
+func (p *proc) finish(abort killReason) {
+	if abort != reasonNone {
+		p.kill(abort)
+	}
+	p.stdout.Close() // a script still writing gets EPIPE (or SIGPIPE) and ends
+	select {
+	case <-p.exited:
+	case <-time.After(lingerGrace):
+		p.signal(syscall.SIGTERM, reasonLingering)
+		select {
+		case <-p.exited:
+		case <-time.After(termGrace):
+			p.kill(reasonLingering)
+			<-p.exited
+		}
+	}
+	p.mu.Lock()
+	p.reaped = true
+	if p.stopTimer != nil {
+		p.stopTimer()
+	}
+	p.stopCtx()
+	why := p.why
+	p.mu.Unlock()
+	_ = p.cmd.Wait() // reaps; the status is in ProcessState
+	p.h.untrack(p)
+
+	select {
+	case <-p.stderrDone:
+	case <-time.After(stderrGrace):
+		p.stderr.Close()
+		<-p.stderrDone
+	}
+	p.stderr.Close()
+	if p.feedDone != nil {
+		p.closeStdin()
+		select {
+		case <-p.feedDone:
+		default:
+			if p.unblock != nil && p.unblock() {
+				<-p.feedDone
+			} else {
+				select {
+				case <-p.feedDone:
+				case <-time.After(bodyGrace):
+				}
+			}
+		}
+	}
+
+	st := p.cmd.ProcessState
+	ev := p.h.log.Debug()
+	if !st.Success() || why != reasonNone {
+		ev = p.h.log.Warn()
+	}
+	if why != reasonNone {
+		ev = ev.Str("killed", why.String())
+	}
+	ev.Str("script", p.script).Int("pid", p.pid).Str("exit", exitString(st)).
+		Dur("duration", time.Since(p.start)).Msg("cgi exit")
+}
+
+// exitString describes an exit status: "0", "1", "signal SIGKILL".
+func exitString(st *os.ProcessState) string {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + unix.SignalName(ws.Signal())
+	}
+	return strconv.Itoa(st.ExitCode())
+}
+
+// feed copies the request body into the script's stdin and then closes it.
+// It ends early when the script closes its stdin or exits (EPIPE), or when
+// finish closes the pipe.
+func (p *proc) feed(src io.Reader) {
+	defer close(p.feedDone)
+	_, _ = io.Copy(p.stdin, src)
+	p.closeStdin()
+}
+
+func (p *proc) closeStdin() {
+	p.stdinOnce.Do(func() { p.stdin.Close() })
+}
+
+// drainStderr logs what the script writes to stderr, line by line, as it
+// comes, tagged with the script and its pid.
+func (p *proc) drainStderr() {
+	defer close(p.stderrDone)
+	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
+	lines, dropped := 0, 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if text := strings.TrimRight(string(line), "\r\n"); text != "" {
+			if lines < maxStderrLines {
+				p.h.log.Warn().Str("script", p.script).Int("pid", p.pid).Str("stderr", text).Msg("cgi stderr")
+				lines++
+			} else {
+				dropped += len(line)
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			break
+		}
+	}
+	if dropped > 0 {
+		p.h.log.Warn().Str("script", p.script).Int("pid", p.pid).Int("bytes", dropped).
+			Msgf("cgi stderr: more than %d lines; the rest was not logged", maxStderrLines)
+	}
+}
