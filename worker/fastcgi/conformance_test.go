@@ -441,3 +441,27 @@ func TestKeepConnOffUnreadBody(t *testing.T) {
 	c.expectEOF()
 	<-sent
 }
+
+// nginx before 1.23 sends one HTTP_* param per header line: repeated client
+// headers arrive merged (", ", "; " for cookies), other repeated params keep
+// their last value.
+func TestRepeatedHeaderParamsMerge(t *testing.T) {
+	got := make(chan http.Header, 1)
+	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	})})
+	c := dial(t, ts.addr)
+	params := getEnv("/h", "HTTP_X_FORWARDED_FOR", "192.0.2.1", "HTTP_X_FORWARDED_FOR", "192.0.2.2",
+		"HTTP_COOKIE", "a=1", "HTTP_COOKIE", "b=2")
+	c.send(beginRec(1, roleResponder, 0), stream(typeParams, 1, params, 100), stream(typeStdin, 1, nil, 1))
+	if resp := c.response(1); resp.status() != 200 {
+		t.Fatalf("status %d", resp.status())
+	}
+	h := <-got
+	if v := h.Get("X-Forwarded-For"); v != "192.0.2.1, 192.0.2.2" {
+		t.Errorf("X-Forwarded-For %q", v)
+	}
+	if v := h.Get("Cookie"); v != "a=1; b=2" {
+		t.Errorf("Cookie %q", v)
+	}
+}

@@ -141,9 +141,9 @@ func (c *conn) paramsDone(req *request) error {
 	s := req.params.String()
 	req.params = strings.Builder{}
 	env := make(map[string]string, 32)
-	// A repeated name keeps its last value, as PHP-FPM does: nginx sends
-	// both when a fastcgi_param overrides one from an included file.
-	if err := parseParams(s, func(name, value string) { env[name] = value }); err != nil {
+	// Repeated HTTP_* headers are merged, other repeated names keep their
+	// last value (cgivars.AddParam).
+	if err := parseParams(s, func(name, value string) { cgivars.AddParam(env, name, value) }); err != nil {
 		return protoErrorf("request %d: %v", req.id, err)
 	}
 	clen := int64(-1)

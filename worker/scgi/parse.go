@@ -102,17 +102,10 @@ func parseHeaders(s string) (map[string]string, error) {
 		if n++; n > MaxVars {
 			return nil, bad("more than " + strconv.Itoa(MaxVars) + " headers")
 		}
-		if old, dup := env[name]; dup {
-			if !mergeable(name) {
-				return nil, bad(fmt.Sprintf("duplicate header %.64q", name))
-			}
-			sep := ", "
-			if name == "HTTP_COOKIE" {
-				sep = "; "
-			}
-			value = old + sep + value
+		if _, dup := env[name]; dup && !cgivars.Mergeable(name) {
+			return nil, bad(fmt.Sprintf("duplicate header %.64q", name))
 		}
-		env[name] = value
+		cgivars.AddParam(env, name, value)
 	}
 	if _, ok := cgivars.ParseDigits(env["CONTENT_LENGTH"]); !ok {
 		return nil, bad(fmt.Sprintf("CONTENT_LENGTH %.32q is not a number", env["CONTENT_LENGTH"]))
@@ -131,10 +124,6 @@ func parseHeaders(s string) (map[string]string, error) {
 // variable per header line, so a client repeating a header (X-Forwarded-For,
 // Accept) would be refused. RFC 3875 §4.1.18 says such values are merged.
 // Host is not: a repeated Host is ambiguous (and nginx refuses it).
-func mergeable(name string) bool {
-	return strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST"
-}
-
 func bad(msg string) error { return fmt.Errorf("%w: %s", cgivars.ErrBadRequest, msg) }
 
 // noEOF turns the end of the stream inside the netstring into

@@ -99,14 +99,7 @@ func parseVars(s string) (map[string]string, error) {
 			return nil, fieldError(s, next, "value of "+trim(key))
 		}
 		off = end
-		if old, dup := env[key]; dup && strings.HasPrefix(key, "HTTP_") && key != "HTTP_HOST" {
-			sep := ", "
-			if key == "HTTP_COOKIE" {
-				sep = "; "
-			}
-			value = old + sep + value
-		}
-		env[key] = value
+		cgivars.AddParam(env, key, value)
 	}
 	return env, nil
 }
