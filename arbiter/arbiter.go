@@ -29,11 +29,13 @@ func Main(h http.Handler) {
 }
 
 // App is an application with more than a handler: Load builds the handler
-// in each worker at boot (a failure there is an app load error: exit code 4
-// after the master's retries).
+// in each worker at boot, and the hooks PostFork, PostWorkerInit and
+// WorkerExit run in every worker at gunicorn's moments (see worker.App for
+// when each runs and what an error in it means). arbitertest runs an App in
+// a test's own process.
 type App = worker.App
 
-// MainApp is Main for an App.
+// MainApp is Main for an App. It does not return.
 func MainApp(app App) { cmd.Main(app) }
 
 // Worker identifies the running worker process.

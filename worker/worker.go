@@ -43,22 +43,6 @@ var (
 	ErrAppLoad = errors.New("app load failed")
 )
 
-// App is what a program that imports arbiter compiles into its workers.
-// Handler and Load serve requests when the config says [app] type = "go".
-type App struct {
-	// Handler is built before the program starts, in master and workers alike.
-	Handler http.Handler
-	// Load, if set, builds the handler in each worker at boot (open
-	// connection pools, read templates). An error is an app load failure:
-	// the worker exits with code 4, and the master retries with a back-off
-	// and halts with code 4 when it keeps failing. Load must not take
-	// longer than timeout, or the worker is killed as stuck.
-	Load func() (http.Handler, error)
-}
-
-// HasHandler reports whether the app can serve [app] type = "go".
-func (a App) HasHandler() bool { return a.Handler != nil || a.Load != nil }
-
 // server is what every protocol server provides: net/http's *http.Server
 // has this shape, and so do the FastCGI, SCGI and uwsgi servers.
 type server interface {
@@ -77,8 +61,13 @@ type stopRequest struct {
 // clean stop and an error wrapping ErrBoot or ErrAppLoad when it cannot start.
 func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	cfg := boot.Config
-	info.Set(info.Worker{ID: boot.ID, Generation: boot.Generation, PID: os.Getpid()})
+	self := info.Worker{ID: boot.ID, Generation: boot.Generation, PID: os.Getpid()}
+	info.Set(self)
 	setProcessName()
+	if err := app.postFork(self); err != nil {
+		return fmt.Errorf("%w: %w", ErrBoot, err)
+	}
+	defer app.workerExit(self, log)
 
 	control, err := inheritedFile(boot.ControlFD, "control")
 	if err != nil {
@@ -138,6 +127,12 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 			return fmt.Errorf("%w: %w", ErrBoot, err)
 		}
 		servers = append(servers, srv)
+	}
+
+	// The app is built and the listeners are open, but nothing is
+	// accepted yet.
+	if err := app.postWorkerInit(self); err != nil {
+		return fmt.Errorf("%w: %w", ErrAppLoad, err)
 	}
 
 	sigs := make(chan os.Signal, 8)

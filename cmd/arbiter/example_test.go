@@ -31,6 +31,18 @@ func TestHelloExample(t *testing.T) {
 	if code := f.srv.Wait(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	// The library hooks ran in both workers, in order, attributed to them.
+	for _, hook := range []string{"post_fork", "post_worker_init", "worker_exit"} {
+		n := 0
+		for _, e := range f.srv.Events() {
+			if e.Str("stream") == "output" && strings.Contains(e.Msg(), "("+hook+")") && e.Int("worker") > 0 {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("%s logged by %d workers, want 2", hook, n)
+		}
+	}
 }
 
 // An app that fails to load in every worker is retried with a growing

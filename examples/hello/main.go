@@ -1,6 +1,8 @@
 // Command hello is arbiter in library mode: a Go http.Handler served by
 // pre-forked workers. Run it with `go run ./examples/hello run examples/hello/app.toml`.
 //
+// The hooks write to stderr, which the master logs with the worker's pid.
+//
 // The X-Hello-Version response header is the build's version (set with
 // -ldflags "-X main.version=2"; the upgrade tests use it to tell binaries
 // apart), or HELLO_VERSION when that is set. HELLO_FAIL_LOAD=1 makes every
@@ -11,6 +13,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"os"
 
@@ -20,7 +23,20 @@ import (
 var version = "1"
 
 func main() {
-	arbiter.MainApp(arbiter.App{Load: load})
+	arbiter.MainApp(arbiter.App{
+		PostFork: func(w arbiter.Worker) error {
+			log.Printf("hello: worker %d starting (post_fork)", w.ID)
+			return nil
+		},
+		Load: load,
+		PostWorkerInit: func(w arbiter.Worker) error {
+			log.Printf("hello: worker %d ready to serve (post_worker_init)", w.ID)
+			return nil
+		},
+		WorkerExit: func(w arbiter.Worker) {
+			log.Printf("hello: worker %d exiting (worker_exit)", w.ID)
+		},
+	})
 }
 
 // load runs in each worker at boot.
