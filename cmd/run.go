@@ -45,9 +45,21 @@ func configPath(c *cli.Context) (string, error) {
 // Go handler for [app] type = "go".
 func validator(app worker.App) func(*config.Config) error {
 	return func(cfg *config.Config) error {
-		if cfg.App.Type == config.AppGo && !app.HasHandler() {
-			return config.Errors{{File: cfg.Path, Key: "app.type",
-				Msg: `"go" needs a program that imports arbiter and passes its http.Handler to arbiter.Main; this binary has none`}}
+		if app.HasHandler() {
+			return nil
+		}
+		const msg = `"go" needs a program that imports arbiter and passes its http.Handler to arbiter.Main; this binary has none`
+		var probs config.Errors
+		if cfg.App.Type == config.AppGo {
+			probs = append(probs, config.Problem{File: cfg.Path, Key: "app.type", Msg: msg})
+		}
+		for i, m := range cfg.Mounts {
+			if m.Type == config.AppGo {
+				probs = append(probs, config.Problem{File: cfg.Path, Key: fmt.Sprintf("mount[%d].type", i), Msg: msg})
+			}
+		}
+		if len(probs) > 0 {
+			return probs
 		}
 		return nil
 	}
@@ -154,7 +166,11 @@ func checkCommand(app worker.App) *cli.Command {
 			if name == "" {
 				name = "(defaults)"
 			}
-			fmt.Fprintf(c.App.Writer, "%s: OK: %d workers, app %s, %s\n", name, cfg.Workers, cfg.App.Type, strings.Join(ls, ", "))
+			apps := "app " + cfg.App.Type
+			for _, m := range cfg.Mounts {
+				apps += ", " + m.Type + " at " + m.Path
+			}
+			fmt.Fprintf(c.App.Writer, "%s: OK: %d workers, %s, %s\n", name, cfg.Workers, apps, strings.Join(ls, ", "))
 			return nil
 		},
 	}

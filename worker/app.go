@@ -12,13 +12,39 @@ import (
 	"github.com/arbiter-dev/arbiter/worker/app/static"
 )
 
-// buildApp returns the application handler the config names. log is the
-// worker's logger, for apps that log (cgi: script stderr and exit statuses).
-// A handler that is also an io.Closer is closed when the worker stops.
+// buildApp returns the application handler the config names: [app], and
+// a router in front of it when there are [[mount]]s. log is the worker's
+// logger, for apps that log (cgi: script stderr and exit statuses). A
+// handler that is also an io.Closer is closed when the worker stops.
 func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, error) {
-	switch cfg.App.Type {
+	gl := &goApp{app: app}
+	root, err := buildOne(cfg.App, gl, log)
+	if err != nil || len(cfg.Mounts) == 0 {
+		return root, err
+	}
+	rt := &router{fallback: root}
+	for _, m := range cfg.Mounts {
+		a := m.App
+		if a.Type == config.AppCGI && (a.Prefix == "" || a.Prefix == "/") {
+			a.Prefix = m.Path // SCRIPT_NAME starts with the mount's path
+		}
+		h, err := buildOne(a, gl, log.With().Str("mount", m.Path).Logger())
+		if err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("mount %s: %w", m.Path, err)
+		}
+		if a.Type == config.AppStatic {
+			h = http.StripPrefix(m.Path, h)
+		}
+		rt.add(m.Path, h)
+	}
+	return rt, nil
+}
+
+// buildOne builds one app.
+func buildOne(a config.App, gl *goApp, log zerolog.Logger) (http.Handler, error) {
+	switch a.Type {
 	case config.AppCGI:
-		a := cfg.App
 		h, err := cgi.New(cgi.Config{
 			Script:            a.Script,
 			Root:              a.Root,
@@ -40,26 +66,45 @@ func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, er
 	case config.AppEcho:
 		return echo.New(), nil
 	case config.AppStatic:
-		h, err := static.New(cfg.App.Root, cfg.App.Index)
+		h, err := static.New(a.Root, a.Index)
 		if err != nil {
 			return nil, fmt.Errorf("static app: %w", err)
 		}
 		return h, nil
 	case config.AppGo:
-		switch {
-		case app.Load != nil:
-			h, err := app.Load()
-			if err != nil {
-				return nil, fmt.Errorf("load go app: %w", err)
-			}
-			if h == nil {
-				return nil, fmt.Errorf("load go app: Load returned a nil handler")
-			}
-			return h, nil
-		case app.Handler != nil:
-			return app.Handler, nil
-		}
-		return nil, fmt.Errorf(`[app] type = "go" needs a program that imports arbiter and passes its http.Handler; this binary has none`)
+		return gl.handler()
 	}
-	return nil, fmt.Errorf("unknown app type %q", cfg.App.Type)
+	return nil, fmt.Errorf("unknown app type %q", a.Type)
+}
+
+// goApp builds the program's Go handler once, however many mounts use it.
+type goApp struct {
+	app  App
+	h    http.Handler
+	err  error
+	done bool
+}
+
+func (g *goApp) handler() (http.Handler, error) {
+	if g.done {
+		return g.h, g.err
+	}
+	g.done = true
+	switch {
+	case g.app.Load != nil:
+		h, err := g.app.Load()
+		switch {
+		case err != nil:
+			g.err = fmt.Errorf("load go app: %w", err)
+		case h == nil:
+			g.err = fmt.Errorf("load go app: Load returned a nil handler")
+		default:
+			g.h = h
+		}
+	case g.app.Handler != nil:
+		g.h = g.app.Handler
+	default:
+		g.err = fmt.Errorf(`type "go" needs a program that imports arbiter and passes its http.Handler; this binary has none`)
+	}
+	return g.h, g.err
 }

@@ -18,22 +18,22 @@ const maxScripts = 65535
 // validateCGI checks the [app] keys of type "cgi" (docs/cgi.md). With another
 // type, only script is checked: it means nothing there, and a config that
 // sets it has most likely the wrong type.
-func validateCGI(a *App, r reporter) {
+func validateCGI(a *App, key string, r reporter) {
 	if a.Type != AppCGI {
 		if a.Script != "" {
-			r.problem("app.script", fmt.Sprintf(`is only used when app.type is "cgi", not %q`, a.Type))
+			r.problem(key+".script", fmt.Sprintf(`is only used when the type is "cgi", not %q`, a.Type))
 		}
 		return
 	}
 	switch {
 	case a.Script != "" && a.Root != "":
-		r.problem("app.script", "set either script (one program) or root (a directory of scripts), not both")
+		r.problem(key+".script", "set either script (one program) or root (a directory of scripts), not both")
 	case a.Script == "" && a.Root == "":
-		r.problem("app.type", `"cgi" needs script (one program for every request) or root (a directory of scripts)`)
+		r.problem(key+".type", `"cgi" needs script (one program for every request) or root (a directory of scripts)`)
 	case a.Script != "":
-		checkScript(a, r)
+		checkScript(a, key, r)
 	}
-	checkPrefix(r, "app.prefix", a.Prefix)
+	checkPrefix(r, key+".prefix", a.Prefix)
 
 	exts := make([]string, 0, len(a.Interpreters))
 	for ext := range a.Interpreters {
@@ -41,7 +41,7 @@ func validateCGI(a *App, r reporter) {
 	}
 	sort.Strings(exts)
 	for _, ext := range exts {
-		key := joinKey("app.interpreters", ext)
+		key := joinKey(key+".interpreters", ext)
 		if !validExtension(ext) || ext == "" {
 			r.problem(key, fmt.Sprintf(`must be a file extension with its dot, like ".py", got %q`, ext))
 			continue
@@ -52,47 +52,47 @@ func validateCGI(a *App, r reporter) {
 	}
 	for i, ext := range a.Extensions {
 		if !validExtension(ext) {
-			r.problem(fmt.Sprintf("app.extensions[%d]", i), fmt.Sprintf(`must be a file extension with its dot, like ".cgi", or "" for files without one; got %q`, ext))
+			r.problem(fmt.Sprintf("%s.extensions[%d]", key, i), fmt.Sprintf(`must be a file extension with its dot, like ".cgi", or "" for files without one; got %q`, ext))
 		}
 	}
 	if a.Workdir != "" {
 		switch fi, err := os.Stat(a.Workdir); {
 		case !filepath.IsAbs(a.Workdir):
-			r.problem("app.workdir", fmt.Sprintf("must be an absolute path, got %q", a.Workdir))
+			r.problem(key+".workdir", fmt.Sprintf("must be an absolute path, got %q", a.Workdir))
 		case err != nil:
-			r.problem("app.workdir", fmt.Sprintf("cannot use %q: %v", a.Workdir, unwrapPathError(err)))
+			r.problem(key+".workdir", fmt.Sprintf("cannot use %q: %v", a.Workdir, unwrapPathError(err)))
 		case !fi.IsDir():
-			r.problem("app.workdir", fmt.Sprintf("%q is not a directory", a.Workdir))
+			r.problem(key+".workdir", fmt.Sprintf("%q is not a directory", a.Workdir))
 		}
 	}
 	for i, name := range a.PassEnv {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
-			r.problem(fmt.Sprintf("app.pass_env[%d]", i), fmt.Sprintf(`must be an environment variable name, like "PATH", got %q`, name))
+			r.problem(fmt.Sprintf("%s.pass_env[%d]", key, i), fmt.Sprintf(`must be an environment variable name, like "PATH", got %q`, name))
 		}
 	}
-	nonNegative(r, "app.script_timeout", a.ScriptTimeout)
-	intRange(r, "app.max_scripts", a.MaxScripts, 1, maxScripts)
-	nonNegative(r, "app.max_scripts_wait", a.MaxScriptsWait)
+	nonNegative(r, key+".script_timeout", a.ScriptTimeout)
+	intRange(r, key+".max_scripts", a.MaxScripts, 1, maxScripts)
+	nonNegative(r, key+".max_scripts_wait", a.MaxScriptsWait)
 }
 
 // checkScript checks [app] script: an absolute path to a regular file that
 // can be run, directly or through an interpreter for its extension.
-func checkScript(a *App, r reporter) {
+func checkScript(a *App, key string, r reporter) {
 	fi, err := os.Stat(a.Script)
 	ext := filepath.Ext(a.Script)
 	switch {
 	case !filepath.IsAbs(a.Script):
-		r.problem("app.script", fmt.Sprintf("must be an absolute path, got %q", a.Script))
+		r.problem(key+".script", fmt.Sprintf("must be an absolute path, got %q", a.Script))
 	case errors.Is(err, fs.ErrNotExist):
-		r.problem("app.script", fmt.Sprintf("%q does not exist", a.Script))
+		r.problem(key+".script", fmt.Sprintf("%q does not exist", a.Script))
 	case err != nil:
-		r.problem("app.script", fmt.Sprintf("cannot use %q: %v", a.Script, unwrapPathError(err)))
+		r.problem(key+".script", fmt.Sprintf("cannot use %q: %v", a.Script, unwrapPathError(err)))
 	case !fi.Mode().IsRegular():
-		r.problem("app.script", fmt.Sprintf("%q is not a regular file", a.Script))
+		r.problem(key+".script", fmt.Sprintf("%q is not a regular file", a.Script))
 	case fi.Mode()&0o111 == 0 && a.Interpreters[ext] == "":
-		r.problem("app.script", fmt.Sprintf("%q is not executable: chmod +x it, or set an interpreter for %q in [app.interpreters]", a.Script, ext))
+		r.problem(key+".script", fmt.Sprintf("%q is not executable: chmod +x it, or set an interpreter for %q in %s.interpreters", a.Script, ext, key))
 	case len(a.Extensions) > 0 && !slices.Contains(a.Extensions, ext):
-		r.problem("app.script", fmt.Sprintf("%q has an extension (%q) that app.extensions does not allow", a.Script, ext))
+		r.problem(key+".script", fmt.Sprintf("%q has an extension (%q) that %s.extensions does not allow", a.Script, ext, key))
 	}
 }
 

@@ -111,11 +111,11 @@ func TestCGIProblems(t *testing.T) {
 		{"script is a directory", "[app]\ntype = \"cgi\"\nscript = \"bin\"", []string{
 			`app.toml:3:10: app.script: "` + filepath.Join(dir, "bin") + `" is not a regular file`}},
 		{"script not executable", "[app]\ntype = \"cgi\"\nscript = \"data.py\"", []string{
-			`app.toml:3:10: app.script: "` + filepath.Join(dir, "data.py") + `" is not executable: chmod +x it, or set an interpreter for ".py" in [app.interpreters]`}},
+			`app.toml:3:10: app.script: "` + filepath.Join(dir, "data.py") + `" is not executable: chmod +x it, or set an interpreter for ".py" in app.interpreters`}},
 		{"script extension refused", "[app]\ntype = \"cgi\"\nscript = \"run.sh\"\nextensions = [\".cgi\"]", []string{
 			`app.toml:3:10: app.script: "` + filepath.Join(dir, "run.sh") + `" has an extension (".sh") that app.extensions does not allow`}},
 		{"script with another type", "[app]\ntype = \"echo\"\nscript = \"run.sh\"", []string{
-			`app.toml:3:10: app.script: is only used when app.type is "cgi", not "echo"`}},
+			`app.toml:3:10: app.script: is only used when the type is "cgi", not "echo"`}},
 		{"root missing", "[app]\ntype = \"cgi\"\nroot = \"none\"", []string{
 			`app.toml:3:8: app.root: directory "` + filepath.Join(dir, "none") + `" does not exist`}},
 		{"root is a file", "[app]\ntype = \"cgi\"\nroot = \"run.sh\"", []string{

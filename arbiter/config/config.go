@@ -81,6 +81,8 @@ type Config struct {
 	Log    Log      `json:"log"`
 	Listen []Listen `json:"listen"`
 	App    App      `json:"app"`
+	// Mounts serve other apps under URL paths; [app] serves the rest.
+	Mounts []Mount `json:"mounts"`
 }
 
 // Status configures the master's own small HTTP server for health checks,
@@ -122,6 +124,13 @@ type App struct {
 	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
 	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
 	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
+}
+
+// Mount is an app served under a URL path (uWSGI's mountpoints): the
+// request path equals Path or starts with Path + "/". It has every [app] key.
+type Mount struct {
+	Path string `json:"path"`
+	App
 }
 
 // Defaults, as documented in docs/config.md.

@@ -60,6 +60,7 @@ func rootSchema(c *Config) schema {
 		"umask":                    umaskKey(&c.Umask),
 		"chdir":                    stringKey(&c.Chdir),
 		"status":                   tableKey(schema{"address": stringKey(&c.Status.Address)}),
+		"mount":                    mountKey(&c.Mounts, c.App),
 	}
 }
 

@@ -41,12 +41,15 @@ func TestDocsExample(t *testing.T) {
 	// Every key of every table has a row in the reference.
 	for _, s := range []schema{rootSchema(&blank), logSchema(&blank.Log), listenSchema(&Listen{}), appSchema(&blank.App)} {
 		for key := range s {
-			if key != "log" && key != "listen" && key != "app" && key != "status" && !strings.Contains(string(doc), "| `"+key+"` |") {
+			if key != "log" && key != "listen" && key != "app" && key != "status" && key != "mount" && !strings.Contains(string(doc), "| `"+key+"` |") {
 				t.Errorf("docs/config.md has no row for %s", key)
 			}
 		}
 	}
-	if len(c.Listen) != 2 || c.App.Type != AppStatic {
+	if !strings.Contains(string(doc), "## `[[mount]]`") {
+		t.Error("docs/config.md has no [[mount]] section")
+	}
+	if len(c.Listen) != 2 || c.App.Type != AppStatic || len(c.Mounts) != 1 {
 		t.Errorf("unexpected config from the example: %+v", c)
 	}
 }

@@ -204,6 +204,10 @@ func resolvePaths(c *Config, base string) {
 	c.App.Root = resolve(base, c.App.Root)
 	c.App.Script = resolve(base, c.App.Script)
 	c.App.Workdir = resolve(base, c.App.Workdir)
+	for i := range c.Mounts {
+		m := &c.Mounts[i].App
+		m.Root, m.Script, m.Workdir = resolve(base, m.Root), resolve(base, m.Script), resolve(base, m.Workdir)
+	}
 	for i := range c.Listen {
 		c.Listen[i].Address = resolveAddress(base, c.Listen[i].Address)
 	}

@@ -75,7 +75,8 @@ func validate(c *Config, r reporter) {
 
 	validateProcess(c, r)
 	validateListen(c.Listen, r)
-	validateApp(&c.App, r)
+	validateApp(&c.App, "app", r)
+	validateMounts(c.Mounts, r)
 }
 
 func validateListen(ls []Listen, r reporter) {
@@ -106,30 +107,30 @@ func validateListen(ls []Listen, r reporter) {
 	}
 }
 
-func validateApp(a *App, r reporter) {
-	oneOf(r, "app.type", a.Type, appTypes)
+func validateApp(a *App, key string, r reporter) {
+	oneOf(r, key+".type", a.Type, appTypes)
 	if a.Type == AppStatic || a.Type == AppCGI && a.Root != "" {
 		switch fi, err := os.Stat(a.Root); {
 		case a.Root == "":
-			r.problem("app.root", `required when app.type is "static"`)
+			r.problem(key+".root", `required when the type is "static"`)
 		case !filepath.IsAbs(a.Root):
-			r.problem("app.root", fmt.Sprintf("must be an absolute path, got %q", a.Root))
+			r.problem(key+".root", fmt.Sprintf("must be an absolute path, got %q", a.Root))
 		case errors.Is(err, fs.ErrNotExist):
-			r.problem("app.root", fmt.Sprintf("directory %q does not exist", a.Root))
+			r.problem(key+".root", fmt.Sprintf("directory %q does not exist", a.Root))
 		case err != nil:
-			r.problem("app.root", fmt.Sprintf("cannot use %q: %v", a.Root, errors.Unwrap(err)))
+			r.problem(key+".root", fmt.Sprintf("cannot use %q: %v", a.Root, errors.Unwrap(err)))
 		case !fi.IsDir():
-			r.problem("app.root", fmt.Sprintf("%q is not a directory", a.Root))
+			r.problem(key+".root", fmt.Sprintf("%q is not a directory", a.Root))
 		}
 	} else {
-		absPath(r, "app.root", a.Root)
+		absPath(r, key+".root", a.Root)
 	}
 	for i, name := range a.Index {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-			r.problem(fmt.Sprintf("app.index[%d]", i), fmt.Sprintf(`must be a file name without "/", like "index.html", got %q`, name))
+			r.problem(fmt.Sprintf("%s.index[%d]", key, i), fmt.Sprintf(`must be a file name without "/", like "index.html", got %q`, name))
 		}
 	}
-	validateCGI(a, r)
+	validateCGI(a, key, r)
 }
 
 // checkAddress reports why addr is not a listen address arbiter accepts:
