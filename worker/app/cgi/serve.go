@@ -34,6 +34,11 @@ func (h *Handler) serve(w http.ResponseWriter, c *call) *call {
 			// which the body must not be read.
 			bodyLen = r.ContentLength
 			in.reader = io.LimitReader(r.Body, r.ContentLength)
+			// A script may answer before it reads its stdin. net/http's
+			// HTTP/1 server would then discard the unread body as the
+			// headers go out; full duplex keeps it for the feed. Other
+			// protocols' writers do not need it (ErrNotSupported).
+			_ = http.NewResponseController(w).EnableFullDuplex()
 			in.unblock = func() bool {
 				return http.NewResponseController(w).SetReadDeadline(aLongTimeAgo) == nil
 			}
