@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 	"github.com/arbiter-dev/arbiter/internal/proctest"
 )
 
@@ -286,4 +288,39 @@ func procUID(t *testing.T, pid int) int {
 		}
 	}
 	return -1
+}
+
+// FastCGI on a socket-activated listener, behind real nginx.
+func TestSocketActivationFastCGIBehindNginx(t *testing.T) {
+	activate := needTool(t, "systemd-socket-activate")
+	bin := proctest.Build(t, "./cmd/arbiter")
+	f := newFixture(t, "workers = 2\n[[listen]]\naddress = \"systemd:fcgi\"\nprotocol = \"fastcgi\"\n")
+	ng := nginxtest.Start(t, nginxtest.Config{Server: `
+location / {
+    include /etc/nginx/fastcgi_params;
+    fastcgi_pass ` + f.addr + `;
+}`})
+	f.srv = proctest.Start(t, activate, []string{"-l", f.addr, "--fdname=fcgi", bin, "run", f.cfg})
+	waitActivatorListening(t, f.srv, 1)
+	mark := ng.Mark()
+	for i := range 20 {
+		resp, err := client.Get(ng.URL(fmt.Sprintf("/via-nginx/%d?x=1", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Path, Query, Protocol string
+		}
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || r.Protocol != "fastcgi" || r.Path != fmt.Sprintf("/via-nginx/%d", i) || r.Query != "x=1" {
+			t.Fatalf("request %d: %d %+v %v", i, resp.StatusCode, r, err)
+		}
+	}
+	ng.CheckErrors(t, mark)
+	f.srv.WaitMsg(0, 10*time.Second, "generation ready")
+	f.srv.Signal(syscall.SIGTERM)
+	if code := f.srv.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }
