@@ -106,7 +106,14 @@ func (l *connLimitListener) release(c net.Conn) {
 	}
 }
 
+// Close closes the listener once; later calls return nil. The drain closes
+// it first and net/http's Shutdown closes it again, and a second error
+// there would read as a failed drain and cut it short.
 func (l *connLimitListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return l.Listener.Close()
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.Listener.Close()
+	})
+	return err
 }
