@@ -24,6 +24,16 @@ const readBufSize = 16 << 10
 // it has not read yet.
 const lingerTimeout = 500 * time.Millisecond
 
+// drainIdle is how long, during a drain, a kept connection may sit idle
+// before it is closed (at most the idle timeout). A front end such as nginx
+// keeps idle FastCGI connections in a pool and may send a request on one at
+// any moment, and FastCGI has no way to say "this connection ends". So a
+// draining connection keeps being served while the front end uses it, and
+// is closed only after a quiet spell; busy pools close their connections
+// themselves (nginx after keepalive_requests), and the drain's deadline
+// bounds the rest (Server.Shutdown).
+const drainIdle = time.Second
+
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
 
 // errClosing is what writes get once the connection has begun to close.
@@ -54,7 +64,7 @@ type conn struct {
 	mpx        bool                // the peer has had two requests active at once
 	closeAfter bool                // a KEEP_CONN=0 request was answered: close when no request is active
 	closing    bool                // no more requests; the read loop discards what still arrives
-	shutdown   bool                // Server.Shutdown: finish what is active, then close
+	shutdown   bool                // Server.Shutdown: a drain; close once idle for drainIdle
 
 	wmu  sync.Mutex
 	werr error // sticky write error
@@ -316,8 +326,6 @@ func (c *conn) begin(h header) error {
 	switch {
 	case role != roleResponder:
 		status = statusUnknownRole
-	case c.shutdown:
-		status = statusOverloaded
 	case c.slots >= c.cfg.maxRequests:
 		status = statusOverloaded
 		if c.cfg.maxRequests == 1 {
@@ -341,7 +349,7 @@ func (c *conn) begin(h header) error {
 	if c.active > 1 {
 		c.mpx = true
 	}
-	if c.active == 1 && c.cfg.idleTimeout > 0 {
+	if c.active == 1 && (c.cfg.idleTimeout > 0 || c.shutdown) {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 	c.mu.Unlock()
@@ -351,29 +359,31 @@ func (c *conn) begin(h header) error {
 
 // answeredLocked records that a request with the given KEEP_CONN flag has
 // been answered and reports whether the connection should now close: when
-// a KEEP_CONN=0 request or Shutdown asked for it and nothing is active. c.mu
-// is held.
+// a KEEP_CONN=0 request (or the end of a drain, finishDrain) asked for it
+// and nothing is active. c.mu is held.
 func (c *conn) answeredLocked(keep bool) bool {
 	if !keep {
 		c.closeAfter = true
 	}
-	if (c.closeAfter || c.shutdown) && c.active == 0 && !c.closing {
+	if c.closeAfter && c.active == 0 && !c.closing {
 		c.closing = true
 		return true
 	}
 	return false
 }
 
-// setIdleDeadline arms the idle timeout if no request is active.
+// setIdleDeadline arms the idle timeout if no request is active; during a
+// drain, the shorter drain idle time.
 func (c *conn) setIdleDeadline() {
-	if c.cfg.idleTimeout <= 0 {
-		return
-	}
 	c.mu.Lock()
-	if c.active == 0 && !c.closing {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.cfg.idleTimeout))
+	defer c.mu.Unlock()
+	d := c.cfg.idleTimeout
+	if c.shutdown && (d <= 0 || d > drainIdle) {
+		d = drainIdle
 	}
-	c.mu.Unlock()
+	if d > 0 && c.active == 0 && !c.closing {
+		_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	}
 }
 
 // startClose ends the connection gracefully after its last END_REQUEST:
@@ -394,18 +404,30 @@ func (c *conn) startClose() {
 	c.kill()
 }
 
-// beginShutdown makes the connection close once its active requests are
-// answered, at once if there are none.
+// beginShutdown starts the connection's drain: requests keep being served,
+// and the connection closes once it has been idle for drainIdle. A peer
+// that sent KEEP_CONN=0 still gets its close after END_REQUEST.
 func (c *conn) beginShutdown() {
 	c.mu.Lock()
 	c.shutdown = true
+	c.mu.Unlock()
+	c.setIdleDeadline()
+}
+
+// finishDrain closes the connection at the next request boundary: at once
+// if it is idle, else after the END_REQUEST that leaves it idle. Shutdown
+// calls it halfway to its deadline, for a peer that never lets a
+// connection go quiet.
+func (c *conn) finishDrain() {
+	c.mu.Lock()
+	c.closeAfter = true
 	idle := c.active == 0 && !c.closing
 	if idle {
 		c.closing = true
 	}
 	c.mu.Unlock()
 	if idle {
-		c.kill()
+		c.startClose()
 	}
 }
 

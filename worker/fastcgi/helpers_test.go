@@ -239,6 +239,29 @@ func (c *client) response(id uint16) response {
 }
 
 // expectEOF checks that the server closes the connection next, cleanly.
+// tryResponse is response for a connection the server may have closed:
+// it reports false when the connection ends before the END_REQUEST of id.
+func (c *client) tryResponse(id uint16) (response, bool) {
+	c.t.Helper()
+	var resp response
+	for {
+		r, err := c.nextErr()
+		if err != nil {
+			return resp, false
+		}
+		switch {
+		case r.id != id:
+			c.t.Fatalf("record for request %d while waiting for %d", r.id, id)
+		case r.typ == typeStdout:
+			resp.records++
+			resp.stdout = append(resp.stdout, r.content...)
+		case r.typ == typeEndRequest:
+			resp.end = r.end()
+			return resp, true
+		}
+	}
+}
+
 func (c *client) expectEOF() {
 	c.t.Helper()
 	if len(c.pending) > 0 {

@@ -262,17 +262,29 @@ func (s *Server) stop() (conns []*conn, err error) {
 	return conns, err
 }
 
-// Shutdown stops the server gracefully: the listeners close at once, idle
-// connections close, connections with active requests close when those
-// requests have been answered (a BEGIN_REQUEST arriving meanwhile gets
-// FCGI_OVERLOADED), and Shutdown returns when every connection and handler
-// is done. If ctx ends first, the remaining connections are closed (their
-// handlers see their contexts cancelled) and ctx's error is returned
-// without waiting for those handlers.
+// Shutdown stops the server gracefully. The listeners close at once. Open
+// connections keep being served, since a front end with a connection pool
+// (nginx's fastcgi_keep_conn with upstream keepalive) may send a request on
+// any of them at any moment and FastCGI cannot tell it that a connection
+// ends; each closes once it has been idle for a second (or the idle
+// timeout, if shorter), or after END_REQUEST when the peer asked with
+// KEEP_CONN=0. Halfway to ctx's deadline, the connections still in use
+// close at their next request boundary. Shutdown returns when every
+// connection and handler is done. If ctx ends first, the remaining
+// connections are closed (their handlers see their contexts cancelled) and
+// ctx's error is returned without waiting for those handlers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, lerr := s.stop()
 	for _, c := range conns {
 		c.beginShutdown()
+	}
+	// Halfway to the deadline, connections still in use close at their
+	// next request boundary instead of waiting for a quiet spell.
+	var finish <-chan time.Time
+	if d, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(d) / 2)
+		defer t.Stop()
+		finish = t.C
 	}
 	for {
 		s.mu.Lock()
@@ -283,6 +295,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		select {
 		case <-changed:
+		case <-finish:
+			finish = nil
+			s.mu.Lock()
+			for c := range s.conns {
+				c.finishDrain()
+			}
+			s.mu.Unlock()
 		case <-ctx.Done():
 			s.mu.Lock()
 			for c := range s.conns {

@@ -15,9 +15,10 @@ import (
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
-// Shutdown: idle connections close at once, a new BEGIN on a busy one is
-// refused, active requests finish, then their connection closes and
-// Shutdown returns.
+// Shutdown drains: the listener closes at once, requests keep being served
+// on open connections (a front end's pool may send one at any moment), a
+// connection closes once it has been idle for drainIdle, and Shutdown
+// returns when none is left.
 func TestShutdownWithRequestsInFlight(t *testing.T) {
 	g := newGate()
 	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,19 +36,30 @@ func TestShutdownWithRequestsInFlight(t *testing.T) {
 	g.waitEntered(t, "/held")
 
 	shut := make(chan error, 1)
+	start := time.Now()
 	go func() { shut <- ts.Shutdown(context.Background()) }()
-	idle.expectEOF()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+		t.Fatal("listener still accepts")
+	}
+	// The idle connection still serves a request sent during the drain.
+	idle.send(wholeRequest(2, true, getEnv("/late"), nil))
+	if got := idle.response(2).body(); got != "done /late" {
+		t.Fatalf("request on an idle kept connection during the drain: %q", got)
+	}
 	busy.send(wholeRequest(2, true, getEnv("/new"), nil))
-	if resp := busy.response(2); resp.records != 0 || resp.end.protocolStatus != statusOverloaded {
-		t.Fatalf("new request during shutdown: %d records, %+v", resp.records, resp.end)
+	if got := busy.response(2).body(); got != "done /new" {
+		t.Fatalf("new request on a busy connection during the drain: %q", got)
+	}
+	// Quiet for drainIdle: the idle connection closes.
+	idle.expectEOF()
+	if waited := time.Since(start); waited < drainIdle {
+		t.Fatalf("idle connection closed after %v, before drainIdle", waited)
 	}
 	select {
 	case err := <-shut:
 		t.Fatalf("Shutdown returned %v with a request in flight", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
-		t.Fatal("listener still accepts")
+	default:
 	}
 	g.open("/held")
 	if got := busy.response(1).body(); got != "done /held" {
@@ -56,6 +68,38 @@ func TestShutdownWithRequestsInFlight(t *testing.T) {
 	busy.expectEOF()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// A peer that never lets a connection go quiet is closed at a request
+// boundary halfway to the drain's deadline, not cut off at the deadline.
+func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
+	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})})
+	c := dial(t, ts.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- ts.Shutdown(ctx) }()
+	served := 0
+	for id := uint16(1); ; id++ {
+		c.send(wholeRequest(id, true, getEnv("/busy"), nil))
+		resp, ok := c.tryResponse(id)
+		if !ok {
+			break
+		}
+		if resp.body() != "ok" {
+			t.Fatalf("request %d: %q", id, resp.body())
+		}
+		served++
+		time.Sleep(20 * time.Millisecond) // busy: never idle for drainIdle
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v (the connection should close before the deadline)", err)
+	}
+	if served < 10 {
+		t.Fatalf("only %d requests served before the close", served)
 	}
 }
 
