@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/testutil"
+)
+
+// The harness drives a real arbiter: every kind of event is sent to the
+// master in charge, the USR2 hand-off is followed through the pidfile,
+// completions come from the log, and the stop leaves nothing behind.
+func TestArbiterHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs arbiter")
+	}
+	testutil.CheckLeaks(t, "main.(*loadGen)", "main.watchLog")
+	dir := t.TempDir()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "arbiter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/arbiter")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tg, err := startArbiterHTTP(&env{arbiterBin: bin, workers: 1}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := tg.(*arbiterTarget)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			a.stop()
+		}
+	})
+	first, err := a.master()
+	if err != nil || first != a.pgid {
+		t.Fatalf("pidfile names %d (%v), want the first master %d", first, err, a.pgid)
+	}
+
+	l := startLoad(context.Background(), a.addr(), "POST", 4, 5*time.Second, 10*time.Second)
+	kinds := []string{evHUP, evTTIN, evUSR2, evTTOU, evHUP}
+	evs, unsent := sendEvents(context.Background(), a, kinds, l, 200*time.Millisecond, 2*time.Second, time.Minute, 30*time.Second)
+	time.Sleep(time.Second)
+	l.stop()
+	ok, fails, _ := l.result(100)
+	if unsent != 0 || len(evs) != len(kinds) {
+		t.Fatalf("sent %d events, %d unsent", len(evs), unsent)
+	}
+	for _, ev := range evs {
+		if ev.err != nil {
+			t.Fatalf("%s: %v", ev.kind, ev.err)
+		}
+	}
+	second, err := a.master()
+	if err != nil || second == first || evs[3].pid != second || evs[2].pid != first {
+		t.Fatalf("after USR2: pidfile %d (%v); USR2 went to %d, TTOU to %d; first master %d",
+			second, err, evs[2].pid, evs[3].pid, first)
+	}
+	if alive(first) {
+		t.Fatalf("the old master %d is still running", first)
+	}
+	a.completions(evs, l.start)
+	for _, ev := range evs {
+		if ev.done < ev.at {
+			t.Errorf("%s at %v: took effect at %v (%s)", ev.kind, ev.at, ev.done, ev.note)
+		}
+	}
+	t.Logf("%d ok, %d failed; events %+v", ok, len(fails), evs)
+	if ok == 0 {
+		t.Fatal("no request succeeded")
+	}
+	stopped = true
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := groupMembers(a.pgid); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
