@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 // EnvBinary names the environment variable that overrides where nginx is.
@@ -201,7 +203,7 @@ func (n *Nginx) Stop(timeout time.Duration) error {
 	// a moment to reap them, then insist.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		left := groupMembers(pid)
+		left := procfs.Group(pid)
 		if len(left) == 0 {
 			return nil
 		}

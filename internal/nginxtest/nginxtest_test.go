@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"reflect"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 var client = &http.Client{Timeout: 10 * time.Second}
@@ -58,7 +58,7 @@ func TestStartServesAndStops(t *testing.T) {
 			}
 			pid := n.PID()
 			waitFor(t, fmt.Sprintf("%d processes in group %d", tt.members, pid), func() bool {
-				return len(groupMembers(pid)) == tt.members
+				return len(procfs.Group(pid)) == tt.members
 			})
 			if errs := n.Errors(); len(errs) > 0 {
 				t.Fatalf("errors: %v", errs)
@@ -71,7 +71,7 @@ func TestStartServesAndStops(t *testing.T) {
 			default:
 				t.Fatal("Stop returned before nginx exited")
 			}
-			if left := groupMembers(pid); len(left) > 0 {
+			if left := procfs.Group(pid); len(left) > 0 {
 				t.Fatalf("left behind: %v", left)
 			}
 			if c, err := net.DialTimeout("tcp", n.Addr, time.Second); err == nil {
@@ -183,24 +183,6 @@ func TestRequireWithoutNginx(t *testing.T) {
 		if r.skipped != tt.skipped || r.fatal != tt.failed {
 			t.Errorf("CI=%q: skipped %v, failed %v", tt.ci, r.skipped, r.fatal)
 		}
-	}
-}
-
-// groupMembers sees a live group and not a finished one.
-func TestGroupMembers(t *testing.T) {
-	cmd := exec.Command("sleep", "30")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Skipf("no sleep(1): %v", err)
-	}
-	pid := cmd.Process.Pid
-	if got := groupMembers(pid); !reflect.DeepEqual(got, []int{pid}) {
-		t.Errorf("group %d = %v", pid, got)
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	if got := groupMembers(pid); len(got) != 0 {
-		t.Errorf("after exit: %v", got)
 	}
 }
 

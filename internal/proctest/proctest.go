@@ -11,12 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 var (
@@ -263,34 +264,6 @@ func (s *Server) Wait(timeout time.Duration) int {
 // Done is closed when the master has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// Children returns the pids whose parent is ppid and that are not zombies.
-func Children(ppid int) []int {
-	var out []int
-	for _, p := range procs() {
-		if p.ppid == ppid && p.state != "Z" {
-			out = append(out, p.pid)
-		}
-	}
-	return out
-}
-
-// Zombies returns the zombie children of ppid.
-func Zombies(ppid int) []int {
-	var out []int
-	for _, p := range procs() {
-		if p.ppid == ppid && p.state == "Z" {
-			out = append(out, p.pid)
-		}
-	}
-	return out
-}
-
-// Alive reports whether pid exists and is not a zombie.
-func Alive(pid int) bool {
-	st, _, ok := stat(pid)
-	return ok && st != "Z"
-}
-
 // FDs returns the number of open fds of pid.
 func FDs(pid int) int {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -300,44 +273,14 @@ func FDs(pid int) int {
 	return len(ents)
 }
 
-type procInfo struct {
-	pid, ppid int
-	state     string
-}
+// Children returns the pids whose parent is ppid and that are not zombies.
+func Children(ppid int) []int { return procfs.Children(ppid) }
 
-func procs() []procInfo {
-	ents, _ := os.ReadDir("/proc")
-	var out []procInfo
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ppid, ok := stat(pid); ok {
-			out = append(out, procInfo{pid, ppid, st})
-		}
-	}
-	return out
-}
+// Zombies returns the zombie children of ppid.
+func Zombies(ppid int) []int { return procfs.Zombies(ppid) }
 
-// stat returns the state and parent pid from /proc/pid/stat.
-func stat(pid int) (state string, ppid int, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return "", 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0], ppid, true
-}
+// Alive reports whether pid exists and is not a zombie.
+func Alive(pid int) bool { return procfs.Alive(pid) }
 
 // Eventually polls cond every 20 ms until it holds or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {

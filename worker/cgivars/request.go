@@ -78,7 +78,7 @@ func NewRequest(ctx context.Context, env map[string]string, body io.Reader) (*ht
 	if method == "" {
 		return nil, fmt.Errorf("%w: no REQUEST_METHOD", ErrBadRequest)
 	}
-	if !isToken(method) {
+	if !IsToken(method) {
 		return nil, fmt.Errorf("%w: invalid REQUEST_METHOD %q", ErrBadRequest, method)
 	}
 	r := &http.Request{Method: method, Header: make(http.Header, len(env)/2)}
@@ -314,7 +314,9 @@ func validValue(s string) bool {
 	return !strings.ContainsAny(s, "\r\n\x00")
 }
 
-func isToken(s string) bool {
+// IsToken reports whether s is an HTTP token (RFC 9110 §5.6.2), the form of
+// a method or a header field name.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

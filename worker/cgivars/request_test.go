@@ -337,7 +337,7 @@ func FuzzNewRequest(f *testing.F) {
 			t.Fatalf("ContentLength %d with Body %T", r.ContentLength, r.Body)
 		}
 		for k, vv := range r.Header {
-			if !isToken(k) {
+			if !IsToken(k) {
 				t.Fatalf("header name %q", k)
 			}
 			for _, v := range vv {

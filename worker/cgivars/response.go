@@ -316,7 +316,7 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 func writeHeaders(w *bufio.Writer, h http.Header) {
 	keys := make([]string, 0, len(h))
 	for k, vv := range h {
-		if len(vv) == 0 || !isToken(k) || strings.HasPrefix(k, http.TrailerPrefix) {
+		if len(vv) == 0 || !IsToken(k) || strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
 		keys = append(keys, k)

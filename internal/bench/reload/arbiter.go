@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 // arbiterConfig is the config of both arbiter scenarios; the listener's
@@ -148,7 +150,7 @@ func (a *arbiterProc) upgrade(timeout time.Duration) (int, string, error) {
 			return old, "", fmt.Errorf("USR2: new master %d promoted, but the pidfile says %d (%v)", line.pid, pid, err)
 		}
 	}
-	if alive(old) {
+	if procfs.Alive(old) {
 		return old, "", fmt.Errorf("USR2: new master %d promoted, but the old master %d is still running", line.pid, old)
 	}
 	return old, fmt.Sprintf("master %d → %d in %v", old, line.pid, took.Round(time.Millisecond)), nil
@@ -244,7 +246,7 @@ func (a *arbiterProc) stop() error {
 		pid = a.masters[len(a.masters)-1]
 	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(20 * time.Second); alive(pid) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); procfs.Alive(pid) && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var leftErr error
@@ -272,59 +274,12 @@ func (a *arbiterProc) stop() error {
 func groupLeft(pgid int, timeout time.Duration) []int {
 	deadline := time.Now().Add(timeout)
 	for {
-		left := groupMembers(pgid)
+		left := procfs.Group(pgid)
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid is a process that has not exited (a zombie
-// has).
-func alive(pid int) bool {
-	state, _, ok := procStat(pid)
-	return ok && state != "Z" && state != "X"
-}
-
-// groupMembers returns the live processes of process group pgid.
-func groupMembers(pgid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if state, pg, ok := procStat(pid); ok && pg == pgid && state != "Z" && state != "X" {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// procStat reads the state and the process group of pid from /proc.
-func procStat(pid int) (state string, pgrp int, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(s[i+1:]) // state ppid pgrp …
-	if len(f) < 3 {
-		return "", 0, false
-	}
-	if pgrp, err = strconv.Atoi(f[2]); err != nil {
-		return "", 0, false
-	}
-	return f[0], pgrp, true
 }
 
 // waitAccepting waits until addr accepts a TCP connection.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
@@ -64,7 +65,7 @@ func TestArbiterHarness(t *testing.T) {
 		t.Fatalf("after USR2: pidfile %d (%v); USR2 went to %d, TTOU to %d; first master %d",
 			second, err, evs[2].pid, evs[3].pid, first)
 	}
-	if alive(first) {
+	if procfs.Alive(first) {
 		t.Fatalf("the old master %d is still running", first)
 	}
 	a.completions(evs, l.start)
@@ -81,7 +82,7 @@ func TestArbiterHarness(t *testing.T) {
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := groupMembers(a.pgid); len(left) > 0 {
+	if left := procfs.Group(a.pgid); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // FuzzReadHeader checks that readHeader never panics, that everything it
@@ -56,7 +58,7 @@ func FuzzReadHeader(f *testing.F) {
 			t.Fatal("two Content-Types accepted")
 		}
 		for k, vv := range h.fields {
-			if !isToken(k) || textproto.CanonicalMIMEHeaderKey(k) != k || k == "Status" || k == "Location" {
+			if !cgivars.IsToken(k) || textproto.CanonicalMIMEHeaderKey(k) != k || k == "Status" || k == "Location" {
 				t.Fatalf("field name %q", k)
 			}
 			for _, v := range vv {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // Limits on a script's header block.
@@ -113,7 +115,7 @@ func readHeader(br *bufio.Reader) (*scriptHeader, error) {
 			return nil, badOutput("header line without a colon: %q", truncate(line))
 		}
 		name := string(line[:colon])
-		if !isToken(name) {
+		if !cgivars.IsToken(name) {
 			return nil, badOutput("invalid header name %q", truncate(line[:colon]))
 		}
 		value := strings.Trim(string(line[colon+1:]), " \t")
@@ -175,25 +177,4 @@ func truncate(b []byte) string {
 		return string(b[:61]) + "..."
 	}
 	return string(b)
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isTokenByte reports whether c is a tchar (RFC 9110 §5.6.2).
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/internal/proctest"
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
@@ -157,38 +158,11 @@ func readPid(t *testing.T, path string) int {
 	return pid
 }
 
-// groupMembers returns the live (not zombie) processes in process group
-// pgid.
-func groupMembers(pgid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // waitGroupGone waits for every process of group pgid to be gone.
 func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
 	proctest.Eventually(t, 5*time.Second, fmt.Sprintf("process group %d to be gone", pgid), func() bool {
-		return len(groupMembers(pgid)) == 0
+		return len(procfs.Group(pgid)) == 0
 	})
 }
 
