@@ -39,20 +39,28 @@ type copyResult struct {
 // copyBody copies the script's body (what br holds, then stdout) to w until
 // stdout ends. With discard (HEAD, 204, 304) it is read and dropped. With
 // chunked, the script's chunked body is decoded. limit is the script's
-// Content-Length (-1: none): what goes beyond it is read and dropped.
+// Content-Length (-1: none): what goes beyond it is read and dropped. When
+// that many bytes have been written the response is complete: it is
+// flushed and complete is called (the client may hang up from then on
+// without the run being cut short), while stdout is still read to its end.
 //
 // The response is flushed whenever stdout has nothing more to read at the
 // moment, so a script that streams is streamed, while a script that has
 // already exited when its output is read gets one write, and net/http can
 // give its response a Content-Length.
-func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard, chunked bool, limit int64) copyResult {
+func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard, chunked bool, limit int64, complete func()) copyResult {
 	var res copyResult
 	rc := http.NewResponseController(w)
+	full := false // the declared Content-Length has been written
+	var flush func() bool
 	write := func(b []byte) bool {
-		if discard || res.overflow || len(b) == 0 {
+		switch {
+		case discard || len(b) == 0:
 			return true
-		}
-		if limit >= 0 && int64(len(b)) > limit {
+		case full:
+			res.overflow = true
+			return true
+		case limit >= 0 && int64(len(b)) > limit:
 			b = b[:limit]
 			res.overflow = true
 		}
@@ -61,10 +69,16 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 			res.werr = err
 			return false
 		}
+		if limit == 0 {
+			ok := flush()
+			full = true
+			complete()
+			return ok
+		}
 		return true
 	}
-	flush := func() bool {
-		if discard || res.overflow {
+	flush = func() bool {
+		if discard || full {
 			return true
 		}
 		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {

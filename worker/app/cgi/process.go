@@ -315,6 +315,12 @@ func (p *proc) feed(src io.Reader) {
 	p.closeStdin()
 }
 
+// outputComplete runs when the script's response is complete (its
+// Content-Length is written): a client that hangs up from then on no
+// longer kills the run, which still ends at the end of its output, or at
+// lingerGrace after it.
+func (p *proc) outputComplete() { p.stopCtx() }
+
 func (p *proc) closeStdin() {
 	p.stdinOnce.Do(func() { p.stdin.Close() })
 }

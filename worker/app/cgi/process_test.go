@@ -95,6 +95,33 @@ func TestClientGoneKillsTheGroup(t *testing.T) {
 	f.waitLog("cgi exit", func(e map[string]any) bool { return e["killed"] == "client gone" })
 }
 
+// A client that hangs up once it has the whole response does not get a
+// script that is still exiting (an interpreter's teardown) killed and
+// logged as a failure.
+func TestClientGoneAfterOutputIsNoFailure(t *testing.T) {
+	f := newFixture(t, Config{Timeout: time.Minute}, map[string]string{
+		// stdout stays open until the script exits, as with an
+		// interpreter that tears down after its last write.
+		"slowexit.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\nContent-Length: 2\\n\\nok'\nsleep 0.3\n",
+	})
+	srv := f.serve()
+	tr := &http.Transport{}
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/slowexit.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tr.CloseIdleConnections() // the client hangs up while the script still runs
+	if string(body) != "ok" {
+		t.Fatalf("body %q", body)
+	}
+	e := f.waitLog("cgi exit", func(map[string]any) bool { return true })
+	if e["killed"] != nil || e["exit"] != "0" || e["level"] != "debug" {
+		t.Fatalf("a complete run was logged as %v", e)
+	}
+}
+
 // TestGrandchildHoldsStdout: the script exits but leaves a process holding
 // its stdout; the output never ends, so the time limit applies, and kills
 // the one left behind.
