@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs arbiter and nginx with one of the configs in this directory, both in
+# the foreground of this terminal; Ctrl-C stops both, and so does either one
+# exiting. From anywhere:
+#
+#   examples/nginx/run.sh fastcgi|scgi|uwsgi|http|cgi
+#
+# fastcgi, scgi, uwsgi and http run arbiter with app.toml (the echo app) and
+# nginx with nginx-PROTOCOL.conf; cgi runs cgi.toml and nginx-cgi.conf. nginx
+# listens on 127.0.0.1:8080. $NGINX names another nginx binary.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+case "${1:-}" in
+fastcgi | scgi | uwsgi | http) cfg=app.toml ;;
+cgi) cfg=cgi.toml ;;
+*)
+	echo "usage: $0 fastcgi|scgi|uwsgi|http|cgi" >&2
+	exit 2
+	;;
+esac
+conf=nginx-$1.conf
+nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+if [ ! -x "$nginx" ]; then
+	echo "$0: nginx not found (Debian: apt-get install nginx-light)" >&2
+	exit 1
+fi
+
+mkdir -p run
+go build -o run/arbiter ../../cmd/arbiter
+
+arb= ngx=
+stop() {
+	trap - EXIT INT TERM
+	if [ -n "$arb" ]; then kill -TERM "$arb" 2>/dev/null || true; fi   # graceful stop
+	if [ -n "$ngx" ]; then kill -QUIT "$ngx" 2>/dev/null || true; fi   # graceful stop
+	wait
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+run/arbiter run "$cfg" &
+arb=$!
+"$nginx" -p "$PWD/" -c "$conf" &
+ngx=$!
+echo "nginx ($conf) on 127.0.0.1:8080, arbiter ($cfg) behind it" >&2
+
+wait -n   # the first of the two to exit ends the demo
