@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The benchmark shares the machine with whatever else runs on it. To tell
+// a real difference from a neighbour's load, each measurement also records
+// how much of the CPUs went to processes other than the server under test,
+// wrk and the benchmark itself.
+
+// userHZ is the unit of the times in /proc/stat and /proc/<pid>/stat
+// (USER_HZ, 100 on every Linux architecture Go supports).
+const userHZ = 100
+
+// cpuSnap is a point-in-time reading of CPU time counters.
+type cpuSnap struct {
+	busy, total int64         // all CPUs, from /proc/stat, in ticks
+	servers     int64         // the servers' processes, in ticks
+	self, kids  time.Duration // this process, and its reaped children (wrk)
+	at          time.Time
+}
+
+// takeSnap reads the counters; pids are the server's processes. A pid
+// that has gone away counts as zero.
+func takeSnap(pids []int) (cpuSnap, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
+	}
+	s := cpuSnap{at: time.Now()}
+	if s.busy, s.total, err = parseProcStat(string(b)); err != nil {
+		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		if t, err := parsePidStat(string(b)); err == nil {
+			s.servers += t
+		}
+	}
+	var self, kids syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
+		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
+	}
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids); err != nil {
+		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
+	}
+	s.self = rusageTime(self)
+	s.kids = rusageTime(kids)
+	return s, nil
+}
+
+func rusageTime(r syscall.Rusage) time.Duration {
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+}
+
+// otherShare is the fraction of the CPUs' time between a and b that went
+// to other processes: all busy time minus the servers', wrk's (the only
+// child reaped meanwhile) and the benchmark's own. It is 0 when nothing
+// was measured and never negative (the counters tick at different times).
+func otherShare(a, b cpuSnap) float64 {
+	total := b.total - a.total
+	if total <= 0 {
+		return 0
+	}
+	tick := time.Second / userHZ
+	ours := time.Duration(b.servers-a.servers)*tick + (b.self - a.self) + (b.kids - a.kids)
+	other := time.Duration(b.busy-a.busy)*tick - ours
+	return max(0, float64(other)/float64(time.Duration(total)*tick))
+}
+
+// serverCores is how many CPUs the servers kept busy on average between a
+// and b (1.5: one and a half).
+func serverCores(a, b cpuSnap) float64 {
+	wall := b.at.Sub(a.at)
+	if wall <= 0 {
+		return 0
+	}
+	return float64(time.Duration(b.servers-a.servers)*(time.Second/userHZ)) / float64(wall)
+}
+
+// parseProcStat returns the busy and total ticks of the aggregate "cpu"
+// line of /proc/stat: user nice system idle iowait irq softirq steal (and
+// guest times, already counted in user and nice, which are ignored).
+func parseProcStat(stat string) (busy, total int64, err error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, errors.New(`/proc/stat: no aggregate "cpu" line with 8 counters`)
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil || n < 0 || n > 1<<56 {
+			return 0, 0, fmt.Errorf("/proc/stat: bad counter %q", f[i+1])
+		}
+		v[i] = n
+	}
+	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return busy, busy + v[3] + v[4], nil
+}
+
+// parsePidStat returns utime + stime, in ticks, from /proc/<pid>/stat. The
+// command name in parentheses may hold spaces and parentheses, so the
+// fields are counted from the last ')'.
+func parsePidStat(stat string) (int64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("/proc/<pid>/stat: no command name")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("/proc/<pid>/stat: too few fields")
+	}
+	var sum int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > 1<<56 {
+			return 0, fmt.Errorf("/proc/<pid>/stat: bad time %q", s)
+		}
+		sum += n
+	}
+	return sum, nil
+}
