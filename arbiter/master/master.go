@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -381,71 +379,6 @@ func (m *Master) stop(graceful bool) {
 	m.closeListeners()
 }
 
-// useActivated applies the rule for a config without listeners under socket
-// activation: every socket systemd passed is served over HTTP.
-func useActivated(cfg *config.Config, socks []systemd.Socket) {
-	if !cfg.ListenDefaulted || len(socks) == 0 {
-		return
-	}
-	cfg.Listen = nil
-	for _, s := range socks {
-		cfg.Listen = append(cfg.Listen, config.Listen{Address: "systemd:" + strconv.Itoa(s.Index), Protocol: config.ProtoHTTP, Name: s.Name})
-	}
-}
-
-// openListeners binds the configured listeners, taking "systemd:NAME" ones
-// from the sockets systemd passed. Every passed socket must be used: one
-// the config does not name is an error, not a silently idle socket.
-func (m *Master) openListeners() ([]*listeners.Listener, error) {
-	var have []*listeners.Listener
-	used := map[int]bool{}
-	for _, spec := range m.cfg.Listen {
-		ref, ok := strings.CutPrefix(spec.Address, "systemd:")
-		if !ok {
-			continue
-		}
-		s, found := systemd.Find(m.opt.Activated, ref)
-		if !found || used[s.Index] {
-			continue // listeners.Adopt reports it
-		}
-		used[s.Index] = true
-		l, err := listeners.Inherit(s.FD, spec)
-		if err != nil {
-			listeners.CloseAll(have)
-			return nil, err
-		}
-		have = append(have, l)
-	}
-	var unused []string
-	for _, s := range m.opt.Activated {
-		if !used[s.Index] {
-			unused = append(unused, fmt.Sprintf("%q (systemd:%s or systemd:%d)", s.Name, s.Name, s.Index))
-		}
-	}
-	if len(unused) > 0 {
-		listeners.CloseAll(have)
-		return nil, fmt.Errorf("systemd passed sockets the config does not use: %s; add a [[listen]] entry for each",
-			strings.Join(unused, ", "))
-	}
-	ls, err := listeners.Adopt(m.cfg.Listen, m.cfg.Backlog, have)
-	if err != nil {
-		listeners.CloseAll(have)
-		return nil, err
-	}
-	return ls, nil
-}
-
-// closeListeners closes every listener the master holds; after a hand-off
-// it only releases them, leaving the unix socket files to the new master.
-func (m *Master) closeListeners() {
-	if m.handedOver {
-		listeners.ReleaseAll(m.open)
-	} else {
-		listeners.CloseAll(m.open)
-	}
-	m.listeners, m.open = nil, nil
-}
-
 func (m *Master) reopenLogs() {
 	if m.opt.Sink != nil {
 		if err := m.opt.Sink.Reopen(); err != nil {
@@ -454,76 +387,6 @@ func (m *Master) reopenLogs() {
 	}
 	for _, p := range m.workers {
 		m.tell(p, ipc.Message{Kind: ipc.KindReopenLogs})
-	}
-}
-
-// reload re-reads the config file. An invalid file keeps the running
-// generation and logs every problem. A valid one starts a new generation;
-// manage retires the old one once the new one is ready.
-func (m *Master) reload() {
-	if m.state != running {
-		return
-	}
-	m.notifyErr(m.opt.Notify.Reloading(fmt.Sprintf("reloading: generation %d", m.gen+1)))
-	refused := func() { m.notifyErr(m.opt.Notify.Ready("reload refused; " + m.statusLine())) }
-	cfg, err := config.Load(m.cfg.Path, m.opt.Overrides)
-	if err == nil && m.opt.Validate != nil {
-		err = m.opt.Validate(cfg)
-	}
-	if err != nil {
-		var probs config.Errors
-		if errors.As(err, &probs) {
-			for _, p := range probs {
-				m.log.Error().Str("problem", p.String()).Msg("reload refused: config invalid; keeping the running generation")
-			}
-		} else {
-			m.log.Error().Err(err).Msg("reload refused; keeping the running generation")
-		}
-		refused()
-		return
-	}
-	keepMasterSettings(cfg, m.cfg, m.log)
-	useActivated(cfg, m.opt.Activated)
-	ls, err := listeners.Adopt(cfg.Listen, cfg.Backlog, m.open)
-	if err == nil {
-		err = m.handOverFiles(listeners.Unused(ls, m.open))
-	}
-	if err != nil {
-		m.log.Error().Err(err).Msg("reload refused: cannot bind a new listener; keeping the running generation")
-		refused()
-		return
-	}
-	for _, l := range listeners.Unused(ls, m.open) {
-		m.open = append(m.open, l)
-		m.log.Info().Str("address", l.Addr).Str("protocol", l.Spec.Protocol).Msg("listening")
-	}
-	m.listeners = ls
-	m.cfg = cfg
-	m.gen++
-	m.genReady = false
-	m.desired = cfg.Workers
-	m.bootFailures = 0
-	m.nextSpawn = time.Time{}
-	m.log = m.log.Level(logging.ParseLevel(cfg.Log.Level))
-	m.base = m.base.Level(logging.ParseLevel(cfg.Log.Level))
-	m.log.Info().Int("generation", m.gen).Int("workers", m.desired).Msg("reloading: starting a new generation")
-}
-
-// keepMasterSettings carries over what a HUP cannot change in a running
-// master (the pidfile, the log file and format) and warns when the new file
-// asked for a change. Everything else applies: listeners are added and
-// removed, and the new generation's workers get the new config.
-func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
-	warn := func(key string) {
-		log.Warn().Str("key", key).Msg("HUP does not apply a change of this setting; keeping the current value (restart to change it)")
-	}
-	if next.Pidfile != cur.Pidfile {
-		warn("pidfile")
-		next.Pidfile = cur.Pidfile
-	}
-	if next.Log.File != cur.Log.File || next.Log.Format != cur.Log.Format {
-		warn("log.file/log.format")
-		next.Log.File, next.Log.Format = cur.Log.File, cur.Log.Format
 	}
 }
 
