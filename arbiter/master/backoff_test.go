@@ -14,3 +14,14 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerProcs(t *testing.T) {
+	tests := []struct{ cpus, workers, want int }{
+		{2, 2, 1}, {2, 1, 2}, {8, 2, 4}, {8, 3, 3}, {2, 5, 1}, {4, 0, 4}, {1, 1, 1},
+	}
+	for _, tt := range tests {
+		if got := workerProcs(tt.cpus, tt.workers); got != tt.want {
+			t.Errorf("workerProcs(%d, %d) = %d, want %d", tt.cpus, tt.workers, got, tt.want)
+		}
+	}
+}

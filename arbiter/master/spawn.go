@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -36,7 +38,7 @@ func (m *Master) spawn() error {
 			FD: fdFirstListen + i, Address: l.Addr, Protocol: l.Spec.Protocol, Name: l.Spec.Name,
 		})
 	}
-	env, err := workerEnv(&boot)
+	env, err := workerEnv(&boot, m.desired)
 	if err != nil {
 		return fmt.Errorf("spawn worker %d: %w", id, err)
 	}
@@ -156,8 +158,11 @@ func trimNL(p []byte) []byte {
 
 // workerEnv is the master's environment minus what must not leak into
 // workers, plus the boot document. GOTRACEBACK=all makes the SIGABRT dump
-// show every goroutine unless the operator chose otherwise.
-func workerEnv(b *ipc.Boot) ([]string, error) {
+// show every goroutine unless the operator chose otherwise. GOMAXPROCS,
+// unless the operator set it, splits the CPUs among the workers
+// (workerProcs): N workers that each scheduled on every CPU would run N
+// times as many Go schedulers as there are CPUs.
+func workerEnv(b *ipc.Boot, workers int) ([]string, error) {
 	doc, err := b.Encode()
 	if err != nil {
 		return nil, err
@@ -167,5 +172,18 @@ func workerEnv(b *ipc.Boot) ([]string, error) {
 	if os.Getenv("GOTRACEBACK") == "" {
 		env = append(env, "GOTRACEBACK=all")
 	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(workerProcs(runtime.GOMAXPROCS(0), workers)))
+	}
 	return append(env, ipc.EnvBoot+"="+doc), nil
+}
+
+// workerProcs is each worker's share of the CPUs the master may use
+// (runtime.GOMAXPROCS, which follows the CPU affinity and a container's CPU
+// limit): cpus / workers, rounded up, at least 1.
+func workerProcs(cpus, workers int) int {
+	if workers < 1 {
+		workers = 1
+	}
+	return max(1, (cpus+workers-1)/workers)
 }
