@@ -81,7 +81,8 @@ type Handler struct {
 	software string
 	log      zerolog.Logger
 
-	slots chan struct{}
+	slots   chan struct{}
+	devNull *os.File // every script's stdin when it gets no body
 
 	mu      sync.Mutex
 	closed  bool
@@ -205,6 +206,11 @@ func New(c Config) (*Handler, error) {
 	if err := closeOnExecAll(); err != nil {
 		return nil, fmt.Errorf("cgi: %w", err)
 	}
+	dn, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("cgi: %w", err)
+	}
+	h.devNull = dn
 	return h, nil
 }
 
@@ -244,6 +250,9 @@ func (h *Handler) Close() error {
 	go func() { h.active.Wait(); close(done) }()
 	select {
 	case <-done:
+		if err := h.devNull.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return err
+		}
 		return nil
 	case <-time.After(5 * time.Second):
 		return errors.New("cgi: requests still running 5s after Close")

@@ -103,11 +103,11 @@ type proc struct {
 // (runtime.LockOSThread), which the worker never does; a program that
 // embeds this package and does so could see scripts killed early.
 func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSource) (*proc, error) {
-	outR, outW, err := os.Pipe()
+	outR, outW, err := childPipe(true)
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := childPipe(true)
 	if err != nil {
 		outR.Close()
 		outW.Close()
@@ -115,7 +115,7 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 	}
 	var inR, inW *os.File
 	if in.reader != nil {
-		if inR, inW, err = os.Pipe(); err != nil {
+		if inR, inW, err = childPipe(false); err != nil {
 			outR.Close()
 			outW.Close()
 			errR.Close()
@@ -141,6 +141,8 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 		cmd.Stdin = in.file
 	case inR != nil:
 		cmd.Stdin = inR
+	default:
+		cmd.Stdin = h.devNull
 	}
 	err = cmd.Start()
 	outW.Close()
@@ -169,7 +171,6 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 		stderrDone: make(chan struct{}),
 		unblock:    in.unblock,
 	}
-	go p.waitExit()
 	go p.drainStderr()
 	if inW != nil {
 		p.feedDone = make(chan struct{})
@@ -185,6 +186,56 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 	p.stopCtx = context.AfterFunc(ctx, func() { p.kill(reasonClientGone) })
 	p.mu.Unlock()
 	return p, nil
+}
+
+// exitedNow reports whether the leader has exited, without waiting and
+// without reaping it.
+func (p *proc) exitedNow() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && info.Signo != 0 // zeroed when nothing is waitable
+	}
+}
+
+// waitExited waits for p.exited; a leader still running lingerGrace later
+// gets SIGTERM, then SIGKILL.
+func (p *proc) waitExited() {
+	select {
+	case <-p.exited:
+	case <-time.After(lingerGrace):
+		p.signal(syscall.SIGTERM, reasonLingering)
+		select {
+		case <-p.exited:
+		case <-time.After(termGrace):
+			p.kill(reasonLingering)
+			<-p.exited
+		}
+	}
+}
+
+// childPipe returns a pipe whose parent end (the read end when
+// parentReads, else the write end) is non-blocking and in the poller, and
+// whose child end is blocking and never registered: no fcntl or epoll_ctl
+// is spent on the end the script gets.
+func childPipe(parentReads bool) (r, w *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2", err)
+	}
+	parent := fds[1]
+	if parentReads {
+		parent = fds[0]
+	}
+	if err := unix.SetNonblock(parent, true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1"), nil
 }
 
 // waitExit closes p.exited when the leader exits, without reaping it.
@@ -241,16 +292,9 @@ func (p *proc) finish(abort killReason) {
 		p.kill(abort)
 	}
 	p.stdout.Close() // a script still writing gets EPIPE (or SIGPIPE) and ends
-	select {
-	case <-p.exited:
-	case <-time.After(lingerGrace):
-		p.signal(syscall.SIGTERM, reasonLingering)
-		select {
-		case <-p.exited:
-		case <-time.After(termGrace):
-			p.kill(reasonLingering)
-			<-p.exited
-		}
+	if !p.exitedNow() {
+		go p.waitExit()
+		p.waitExited()
 	}
 	p.mu.Lock()
 	p.reaped = true
