@@ -6,7 +6,7 @@ BENCHTIME ?= 10s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/arbiter-dev/arbiter/cmd.Version=$(VERSION)
 
-.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx clean
+.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx bench-cgi bench-reload clean
 
 all: build
 
@@ -37,13 +37,19 @@ fuzz:
 	done
 
 # Benchmarks against baselines measured in the same run (docs/benchmarks.md).
-bench: bench-core bench-nginx
+bench: bench-core bench-nginx bench-cgi
 
 bench-core: build
 	$(GO) run ./internal/bench/core -duration $(BENCHTIME)
 
 bench-nginx: build
 	$(GO) run ./internal/bench/nginx -duration $(BENCHTIME)
+
+bench-cgi: build
+	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME)
+
+bench-reload:
+	$(GO) run ./internal/bench/reload -duration 60s
 
 clean:
 	rm -rf bin

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/nginxtest"
+)
+
+// bench is the running set-up: the script, arbiter, fcgiwrap and nginx.
+type bench struct {
+	dir        string
+	keep       bool
+	script     string // absolute path of the script
+	arbiterBin string
+	arbiter    *server
+	fcgiwrap   *server
+	ng         *nginxtest.Nginx
+}
+
+// setUp writes the script and the configurations into a temporary
+// directory and starts arbiter, fcgiwrap and nginx. On error the returned
+// bench (if not nil) holds what was started, for tearDown.
+func setUp(ctx context.Context, o options, fcgiwrapBin string) (*bench, error) {
+	dir, err := os.MkdirTemp("", "arbiter-bench-cgi-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{dir: dir, keep: o.keep}
+	site := filepath.Join(dir, "site")
+	bin := filepath.Join(site, "cgi-bin")
+	run := filepath.Join(dir, "run")
+	for _, d := range []string{bin, run} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return b, err
+		}
+	}
+	b.script = filepath.Join(bin, "hello.sh")
+	if err := os.WriteFile(b.script, []byte(script), 0o755); err != nil {
+		return b, err
+	}
+
+	if b.arbiterBin = o.arbiter; b.arbiterBin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return b, err
+		}
+		if p := filepath.Join(root, "bin", "arbiter"); isFile(p) {
+			b.arbiterBin = p
+		} else if b.arbiterBin, err = goBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
+			return b, err
+		}
+	}
+	b.arbiterBin = abs(b.arbiterBin)
+
+	arbSock := filepath.Join(run, "arbiter.sock")
+	cfg := fmt.Sprintf(`workers = %d
+
+[log]
+level = "warn"
+
+[[listen]]
+address = %q
+protocol = "fastcgi"
+
+[app]
+type = "cgi"
+root = %q
+`, o.workers, "unix:"+arbSock, bin)
+	cfgPath := filepath.Join(dir, "arbiter.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return b, err
+	}
+	if b.arbiter, err = startServer("arbiter", b.arbiterBin, []string{"run", cfgPath},
+		filepath.Join(dir, "arbiter.log"), arbSock); err != nil {
+		return b, err
+	}
+
+	fwSock := filepath.Join(run, "fcgiwrap.sock")
+	if b.fcgiwrap, err = startServer("fcgiwrap", fcgiwrapBin,
+		[]string{"-c", strconv.Itoa(o.fcgiwrapProcs), "-s", "unix:" + fwSock},
+		filepath.Join(dir, "fcgiwrap.log"), fwSock); err != nil {
+		return b, err
+	}
+
+	// The same location for both, as docs/cgi.md sets up fcgiwrap: the
+	// script's path split off the URI, SCRIPT_FILENAME under the site.
+	var server strings.Builder
+	for _, s := range []struct{ name, sock string }{{"arbiter", arbSock}, {"fcgiwrap", fwSock}} {
+		fmt.Fprintf(&server, `location /%[1]s/cgi-bin/ {
+    include /etc/nginx/fastcgi_params;
+    fastcgi_split_path_info ^/%[1]s(/cgi-bin/.+?\.sh)(/.*)?$;
+    fastcgi_param SCRIPT_FILENAME %[2]s$fastcgi_script_name;
+    fastcgi_param PATH_INFO $fastcgi_path_info;
+    fastcgi_pass unix:%[3]s;
+}
+`, s.name, site, s.sock)
+	}
+	ngDir := filepath.Join(dir, "nginx")
+	if err := os.Mkdir(ngDir, 0o755); err != nil {
+		return b, err
+	}
+	b.ng, err = nginxtest.Launch(ngDir, nginxtest.Config{
+		Server: server.String(), ErrorLogLevel: "error",
+		MasterProcess: true, WorkerProcesses: o.nginxWorkers,
+	})
+	return b, err
+}
+
+// check sends a few requests through r's location and verifies each
+// answer: 200, the script's line, and a script whose parent belongs to
+// the process group of the server the row names.
+func (b *bench) check(r *row) error {
+	want := b.arbiter.pgid()
+	if r.name == rowFcgiwrap {
+		want = b.fcgiwrap.pgid()
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := range 20 {
+		resp, err := c.Get(b.ng.URL(r.path))
+		if err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("check request %d: %d %q %v", i, resp.StatusCode, body, err)
+		}
+		rest, ok := strings.CutPrefix(string(body), "hello from ")
+		ppid, err := strconv.Atoi(strings.TrimSpace(rest))
+		if !ok || err != nil {
+			return fmt.Errorf("check request %d: unexpected body %q", i, body)
+		}
+		if pg, err := pgrpOf(ppid); err != nil || pg != want {
+			return fmt.Errorf("check request %d: the script's parent %d is in process group %d (%v), not %s's %d",
+				i, ppid, pg, err, r.name, want)
+		}
+	}
+	return nil
+}
+
+// tearDown stops nginx, arbiter (SIGTERM to its master) and fcgiwrap
+// (SIGTERM to its process group), then removes the directory unless kept.
+func (b *bench) tearDown() {
+	if b.ng != nil {
+		if err := b.ng.Stop(10 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "bench-cgi: %v\n", err)
+		}
+	}
+	if b.fcgiwrap != nil {
+		b.fcgiwrap.stop(syscall.SIGTERM, true)
+	}
+	if b.arbiter != nil {
+		b.arbiter.stop(syscall.SIGTERM, false)
+	}
+	if !b.keep {
+		os.RemoveAll(b.dir)
+	}
+}
