@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -15,39 +16,32 @@ import (
 	"github.com/arbiter-dev/arbiter/worker/uwsgi"
 )
 
-// newProtocolServer builds the server for the CGI-style protocols. They take
+// newProtocolServer builds the server for the CGI-style protocols. Each
+// request's context carries the listener's protocol (info.Protocol), set once
+// in the server's BaseContext as net/http's is. They take
 // the same limits as HTTP: worker_connections, read_header_timeout,
 // read_timeout, write_timeout, and keepalive as FastCGI's idle timeout for
 // kept connections. Bad input is logged through a rate-limited peer log.
 func newProtocolServer(bl ipc.Listener, cfg *config.Config, h http.Handler, log zerolog.Logger) (server, error) {
-	h = tagProtocol(h, bl.Protocol)
+	base := info.WithProtocol(context.Background(), bl.Protocol)
 	plog := peerlog.New(log.With().Str("listener", bl.Address).Logger(), bl.Protocol)
 	switch bl.Protocol {
 	case config.ProtoFastCGI:
 		return &fastcgi.Server{
-			Handler: h, Log: plog, MaxConns: cfg.WorkerConnections,
+			Handler: h, BaseContext: base, Log: plog, MaxConns: cfg.WorkerConnections,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 			WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.Keepalive,
 		}, nil
 	case config.ProtoSCGI:
 		return &scgi.Server{
-			Handler: h, Log: plog, MaxConns: cfg.WorkerConnections,
+			Handler: h, BaseContext: base, Log: plog, MaxConns: cfg.WorkerConnections,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		}, nil
 	case config.ProtoUWSGI:
 		return &uwsgi.Server{
-			Handler: h, Log: plog, MaxConns: cfg.WorkerConnections,
+			Handler: h, BaseContext: base, Log: plog, MaxConns: cfg.WorkerConnections,
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		}, nil
 	}
 	return nil, fmt.Errorf("listener %s: unknown protocol %q", bl.Address, bl.Protocol)
-}
-
-// tagProtocol records the listener's protocol in each request's context
-// (info.Protocol); net/http's server does it once per listener instead,
-// through BaseContext.
-func tagProtocol(h http.Handler, proto string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(info.WithProtocol(r.Context(), proto)))
-	})
 }

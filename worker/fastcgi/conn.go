@@ -86,7 +86,11 @@ func newConn(s *Server, cfg *settings, nc net.Conn) *conn {
 	if a := nc.LocalAddr(); (c.peer == "" || c.peer == "@") && a != nil {
 		c.peer = a.Network() + ":" + a.String() // a Unix socket peer has no name
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	base := context.Background()
+	if s.BaseContext != nil {
+		base = s.BaseContext
+	}
+	c.ctx, c.cancel = context.WithCancel(base)
 	return c
 }
 

@@ -34,6 +34,11 @@ const (
 // Server serves FastCGI responder requests to an http.Handler. Its fields
 // must not change once Serve has been called.
 type Server struct {
+	// BaseContext, if set, is the parent of every connection's and so every
+	// request's context: a way to give handlers values (the worker tags the
+	// protocol this way) without a copy of each request.
+	BaseContext context.Context
+
 	// Handler serves the requests; nil means http.DefaultServeMux.
 	Handler http.Handler
 	// Log gets one line per bad peer input (protocol errors, bad params,

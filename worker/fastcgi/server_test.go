@@ -78,6 +78,12 @@ func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
 		io.WriteString(w, "ok")
 	})})
 	c := dial(t, ts.addr)
+	// One request first, so that the connection is accepted before the
+	// listener closes.
+	c.send(wholeRequest(1000, true, getEnv("/busy"), nil))
+	if got := c.response(1000).body(); got != "ok" {
+		t.Fatalf("first request: %q", got)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)

@@ -42,6 +42,7 @@ import (
 // connection is bounded by MaxVarsBytes plus a few KiB of buffers.
 type Server struct {
 	Handler           http.Handler    // nil means http.DefaultServeMux
+	BaseContext       context.Context // parent of every request's context; nil = context.Background()
 	Log               *peerlog.Logger // nil discards
 	MaxConns          int             // concurrent connections; 0 = unlimited (further accepts wait)
 	MaxVarsBytes      int             // cap on the netstring length; 0 = DefaultMaxVarsBytes
@@ -62,6 +63,7 @@ func (s *Server) core() *oneshot.Server {
 		s.srv = &oneshot.Server{
 			Protocol:          oneshot.Protocol{Name: "scgi", Style: cgivars.StatusHeader, ReadHead: readHead},
 			Handler:           s.Handler,
+			BaseContext:       s.BaseContext,
 			Log:               s.Log,
 			MaxConns:          s.MaxConns,
 			MaxHeadBytes:      max,

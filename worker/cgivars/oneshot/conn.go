@@ -93,7 +93,11 @@ func (c *conn) serve() {
 	if s.WriteTimeout > 0 {
 		c.rwc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 	}
-	base := context.WithValue(context.Background(), http.LocalAddrContextKey, c.rwc.LocalAddr())
+	parent := context.Background()
+	if c.srv.BaseContext != nil {
+		parent = c.srv.BaseContext
+	}
+	base := context.WithValue(parent, http.LocalAddrContextKey, c.rwc.LocalAddr())
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
 	b := &body{c: c, br: br, cancel: cancel}

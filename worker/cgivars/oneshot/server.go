@@ -71,6 +71,8 @@ type Server struct {
 
 	// Handler serves the requests; nil means http.DefaultServeMux.
 	Handler http.Handler
+	// BaseContext, if set, is the parent of every request's context.
+	BaseContext context.Context
 	// Log gets one line per connection with bad input (nil discards).
 	Log *peerlog.Logger
 	// MaxConns caps concurrent connections; 0 is no cap. At the cap, Serve

@@ -117,6 +117,20 @@ func TestShutdownClosesSilentConns(t *testing.T) {
 	defer func() { newConnGrace = old }()
 	h := start(t, echo)
 	c := h.dial()
+	// Wait until the server holds the connection: one still in the kernel's
+	// SYN queue when the listener closes is dropped without a reset, and a
+	// peer that sends nothing would never learn of it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		h.srv.mu.Lock()
+		n := len(h.srv.conns)
+		h.srv.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never accepted")
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.srv.Shutdown(ctx); err != nil {
