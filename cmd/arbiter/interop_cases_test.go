@@ -192,8 +192,10 @@ func (e *interopEnv) testSequential(t *testing.T, row interopRow) {
 		t.Errorf("%d requests over %d upstream connections; want one each", n, conns)
 	}
 	// Over HTTP the app sees the upstream connection itself (the relay's
-	// side): as many distinct peers as connections.
-	if row.listener == "http" && int64(len(peers)) != conns {
+	// side) as its peer: never more distinct peers than connections, and,
+	// without reuse, many (not all: a closed connection's ephemeral port
+	// may be reused by a later one).
+	if row.listener == "http" && (int64(len(peers)) > conns || !row.keepalive && int64(len(peers)) < conns/2) {
 		t.Errorf("app saw %d distinct peers over %d connections", len(peers), conns)
 	}
 	t.Logf("%d requests, %d upstream connections", n, conns)
