@@ -6,6 +6,8 @@ import (
 )
 
 func TestSelfAndProtocol(t *testing.T) {
+	self.Store(nil) // the identity is process-wide; start from none, leave none
+	t.Cleanup(func() { self.Store(nil) })
 	if _, ok := Self(); ok {
 		t.Fatal("Self reported a worker before Set")
 	}
