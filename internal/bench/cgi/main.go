@@ -46,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 )
 
@@ -61,6 +62,10 @@ type options struct {
 	rounds        int
 	keep          bool
 }
+
+// result is one load run's measurements (benchkit.Result, with the
+// machine's busy CPU time filled in here).
+type result = benchkit.Result
 
 func main() {
 	var o options
@@ -193,12 +198,12 @@ func (b *bench) measure(ctx context.Context, wrk string, r *row, o options) (res
 	}
 	threads := min(o.threads, r.conc)
 	if o.warmup > 0 {
-		if _, raw, err := runWrk(ctx, wrk, b.ng.URL(r.path), threads, r.conc, o.warmup); err != nil {
+		if _, raw, err := benchkit.RunWrk(ctx, wrk, b.ng.URL(r.path), threads, r.conc, o.warmup); err != nil {
 			return result{}, fmt.Errorf("warm-up: %w\n%s", err, raw)
 		}
 	}
 	cpu0 := machineCPU()
-	res, raw, err := runWrk(ctx, wrk, b.ng.URL(r.path), threads, r.conc, o.duration)
+	res, raw, err := benchkit.RunWrk(ctx, wrk, b.ng.URL(r.path), threads, r.conc, o.duration)
 	if err != nil {
 		return result{}, fmt.Errorf("%w\n%s", err, raw)
 	}

@@ -73,7 +73,7 @@ func printTable(w io.Writer, rows []*row) {
 			continue
 		}
 		cpu := "n/a"
-		if c := r.res.cpuPerRequest(); c > 0 {
+		if c := r.res.CPUPerRequest(); c > 0 {
 			cpu = fmtDur(c)
 		}
 		fmt.Fprintf(w, "%-*s  %4d  %9.1f  %9s  %9s  %6d  %8s\n", width, r.name, r.conc,

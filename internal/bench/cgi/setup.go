@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 )
 
@@ -49,13 +50,13 @@ func setUp(ctx context.Context, o options, fcgiwrapBin string) (*bench, error) {
 	}
 
 	if b.arbiterBin = o.arbiter; b.arbiterBin == "" {
-		root, err := moduleRoot()
+		root, err := benchkit.ModuleRoot()
 		if err != nil {
 			return b, err
 		}
 		if p := filepath.Join(root, "bin", "arbiter"); isFile(p) {
 			b.arbiterBin = p
-		} else if b.arbiterBin, err = goBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
+		} else if b.arbiterBin, err = benchkit.GoBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
 			return b, err
 		}
 	}

@@ -92,10 +92,10 @@ func TestParseProcStat(t *testing.T) {
 	if machineCPU() <= 0 {
 		t.Error("machineCPU: nothing read from /proc/stat")
 	}
-	if r := (result{Requests: 4, CPU: 8 * time.Millisecond}); r.cpuPerRequest() != 2*time.Millisecond {
-		t.Errorf("cpuPerRequest = %v", r.cpuPerRequest())
+	if r := (result{Requests: 4, CPU: 8 * time.Millisecond}); r.CPUPerRequest() != 2*time.Millisecond {
+		t.Errorf("cpuPerRequest = %v", r.CPUPerRequest())
 	}
-	if (result{CPU: time.Second}).cpuPerRequest() != 0 {
+	if (result{CPU: time.Second}).CPUPerRequest() != 0 {
 		t.Error("cpuPerRequest without requests is not 0")
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 	"github.com/arbiter-dev/arbiter/worker/app/echo"
 )
@@ -108,7 +109,7 @@ func run(ctx context.Context, o options, out io.Writer) int {
 		ran = append(ran, r)
 		if r.err = b.check(r); r.err == nil {
 			var raw string
-			r.result, raw, r.err = runWrk(ctx, wrk, b.ng.URL("/"+r.name+"/echo"), o.threads, o.conns, o.duration)
+			r.result, raw, r.err = benchkit.RunWrk(ctx, wrk, b.ng.URL("/"+r.name+"/echo"), o.threads, o.conns, o.duration)
 			if r.err != nil {
 				r.err = fmt.Errorf("%w\n%s", r.err, raw)
 			}
@@ -146,7 +147,7 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{dir: dir, keep: o.keep}
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return b, err
 	}
@@ -154,11 +155,11 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	if b.arbiterBin == "" {
 		if p := filepath.Join(root, "bin", "arbiter"); isFile(p) {
 			b.arbiterBin = p
-		} else if b.arbiterBin, err = goBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
+		} else if b.arbiterBin, err = benchkit.GoBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
 			return b, err
 		}
 	}
-	baseBin, err := goBuild(ctx, root, dir, "./internal/bench/nginx/fcgibaseline")
+	baseBin, err := benchkit.GoBuild(ctx, root, dir, "./internal/bench/nginx/fcgibaseline")
 	if err != nil {
 		return b, err
 	}

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"strings"
@@ -29,24 +29,24 @@ func TestParseWrk(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		out  string
-		want result
+		want Result
 		ok   bool
 	}{
-		{"with errors", wrkSample, result{Requests: 5761, Elapsed: 10020 * time.Millisecond, ReqPerSec: 574.93,
+		{"with errors", wrkSample, Result{Requests: 5761, Elapsed: 10020 * time.Millisecond, ReqPerSec: 574.93,
 			P50: 17020 * time.Microsecond, P99: 304160 * time.Microsecond, Errors: 17}, true},
 		{"clean, µs and s", strings.NewReplacer("17.02ms", "812.50us", "304.16ms", "1.50s").Replace(clean),
-			result{Requests: 5761, Elapsed: 10020 * time.Millisecond, ReqPerSec: 574.93,
+			Result{Requests: 5761, Elapsed: 10020 * time.Millisecond, ReqPerSec: 574.93,
 				P50: 812500 * time.Nanosecond, P99: 1500 * time.Millisecond}, true},
-		{"no 50%", strings.Replace(wrkSample, "50%", "51%", 1), result{}, false},
-		{"no 99%", strings.Replace(wrkSample, "99%", "98%", 1), result{}, false},
-		{"no req/s", strings.Replace(wrkSample, "Requests/sec", "Reqs", 1), result{}, false},
-		{"no request count", strings.Replace(wrkSample, "requests in", "reqs in", 1), result{}, false},
-		{"bad latency", strings.Replace(wrkSample, "17.02ms", "fast", 1), result{}, false},
-		{"bad run length", strings.Replace(wrkSample, "10.02s", "10.02x", 1), result{}, false},
-		{"empty", "", result{}, false},
+		{"no 50%", strings.Replace(wrkSample, "50%", "51%", 1), Result{}, false},
+		{"no 99%", strings.Replace(wrkSample, "99%", "98%", 1), Result{}, false},
+		{"no req/s", strings.Replace(wrkSample, "Requests/sec", "Reqs", 1), Result{}, false},
+		{"no request count", strings.Replace(wrkSample, "requests in", "reqs in", 1), Result{}, false},
+		{"bad latency", strings.Replace(wrkSample, "17.02ms", "fast", 1), Result{}, false},
+		{"bad run length", strings.Replace(wrkSample, "10.02s", "10.02x", 1), Result{}, false},
+		{"empty", "", Result{}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseWrk(tt.out)
+			got, err := ParseWrk(tt.out)
 			if (err == nil) != tt.ok {
 				t.Fatalf("err %v, want ok %v", err, tt.ok)
 			}
@@ -73,7 +73,7 @@ func TestParseWrkDuration(t *testing.T) {
 		{"ms", 0, false},
 		{"", 0, false},
 	} {
-		got, err := parseWrkDuration(tt.in)
+		got, err := ParseWrkDuration(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("%q: %v, %v; want %v (ok %v)", tt.in, got, err, tt.want, tt.ok)
 		}

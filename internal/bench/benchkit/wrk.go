@@ -1,4 +1,6 @@
-package main
+// Package benchkit holds what the benchmark programs share: running and
+// reading wrk, and building the programs they measure.
+package benchkit
 
 import (
 	"bufio"
@@ -11,30 +13,30 @@ import (
 	"time"
 )
 
-// result is what one load run measured: from wrk's report, or from the
+// Result is what one load run measured: from wrk's report, or from the
 // bare fork+exec loop.
-type result struct {
+type Result struct {
 	Requests  int64
 	Elapsed   time.Duration // the run's length as measured (wrk: its "in 10.01s")
 	ReqPerSec float64
 	P50, P99  time.Duration
 	Errors    int64 // socket errors (connect, read, write, timeout) + non-2xx/3xx
 	// CPU is the CPU time the whole machine was busy during the run
-	// (see machineCPU); 0 if unknown.
+	// (the caller measures it); 0 if unknown.
 	CPU time.Duration
 }
 
-// cpuPerRequest is CPU / Requests, 0 when either is unknown.
-func (r result) cpuPerRequest() time.Duration {
+// CPUPerRequest is CPU / Requests, 0 when either is unknown.
+func (r Result) CPUPerRequest() time.Duration {
 	if r.Requests == 0 {
 		return 0
 	}
 	return r.CPU / time.Duration(r.Requests)
 }
 
-// runWrk runs `wrk -tT -cC -dD --latency url` and parses its report. A
+// RunWrk runs `wrk -tT -cC -dD --latency url` and parses its report. A
 // wrk that has not finished 30 s after d is killed (and is an error).
-func runWrk(ctx context.Context, bin, url string, threads, conns int, d time.Duration) (result, string, error) {
+func RunWrk(ctx context.Context, bin, url string, threads, conns int, d time.Duration) (Result, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	secs := max(1, int(d.Round(time.Second)/time.Second))
@@ -43,9 +45,9 @@ func runWrk(ctx context.Context, bin, url string, threads, conns int, d time.Dur
 		"-d", strconv.Itoa(secs)+"s", "--latency", url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return result{}, string(out), fmt.Errorf("wrk %s: %w", url, err)
+		return Result{}, string(out), fmt.Errorf("wrk %s: %w", url, err)
 	}
-	r, err := parseWrk(string(out))
+	r, err := ParseWrk(string(out))
 	return r, string(out), err
 }
 
@@ -57,17 +59,17 @@ var (
 	reNon2xx    = regexp.MustCompile(`^\s*Non-2xx or 3xx responses: (\d+)`)
 )
 
-// parseWrk reads wrk's text report (run with --latency). The request
+// ParseWrk reads wrk's text report (run with --latency). The request
 // count, the run's length, Requests/sec and the 50% and 99% latency lines
 // are required; the error lines are there only when there were errors.
-func parseWrk(out string) (result, error) {
-	var r result
+func ParseWrk(out string) (Result, error) {
+	var r Result
 	var have50, have99, haveRPS, haveReq bool
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
 		if m := reLatency.FindStringSubmatch(line); m != nil {
-			d, err := parseWrkDuration(m[2])
+			d, err := ParseWrkDuration(m[2])
 			if err != nil {
 				return r, err
 			}
@@ -81,7 +83,7 @@ func parseWrk(out string) (result, error) {
 			if err != nil {
 				return r, fmt.Errorf("wrk request count %q: %w", m[1], err)
 			}
-			d, err := parseWrkDuration(m[2])
+			d, err := ParseWrkDuration(m[2])
 			if err != nil {
 				return r, err
 			}
@@ -108,9 +110,9 @@ func parseWrk(out string) (result, error) {
 	return r, nil
 }
 
-// parseWrkDuration parses wrk's duration format: a number and us, ms, s,
+// ParseWrkDuration parses wrk's duration format: a number and us, ms, s,
 // m or h ("812.00us", "1.23ms", "10.01s").
-func parseWrkDuration(s string) (time.Duration, error) {
+func ParseWrkDuration(s string) (time.Duration, error) {
 	for _, u := range []struct {
 		suffix string
 		unit   time.Duration
