@@ -105,7 +105,6 @@ type Master struct {
 	haltErr      error
 
 	bootFailures int
-	lastBootCode int
 	nextSpawn    time.Time // back-off gate
 	genReady     bool      // the current generation has had all its workers ready
 	servingCfg   *config.Config

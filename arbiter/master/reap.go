@@ -79,7 +79,6 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 func (m *Master) bootFailed(code int) {
 	m.bootFailures++
 	m.bootFailuresTotal++
-	m.lastBootCode = code
 	delay := backoff(m.bootFailures)
 	m.nextSpawn = m.now().Add(delay)
 	if m.bootFailures < m.cfg.MaxBootFailures {

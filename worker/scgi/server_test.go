@@ -18,79 +18,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// harness is a scgi Server under test.
 type harness struct {
-	t        *testing.T
-	srv      *Server
-	addr     string
-	logs     *testutil.Buffer
-	serveErr chan error
+	*testutil.Harness
+	srv *Server
 }
 
 func start(t *testing.T, h http.Handler) *harness {
 	t.Helper()
-	testutil.CheckLeaks(t, "oneshot.(*", "scgi.(*")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &testutil.Buffer{}
 	srv := &Server{Handler: h, Log: peerlog.New(zerolog.New(logs), "scgi"), ReadHeaderTimeout: 5 * time.Second}
-	hs := &harness{t: t, srv: srv, addr: ln.Addr().String(), logs: logs, serveErr: make(chan error, 1)}
-	go func() { hs.serveErr <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-hs.serveErr; err != http.ErrServerClosed {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
-	})
-	return hs
-}
-
-func (h *harness) dial() net.Conn {
-	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// roundTrip sends req on a new connection, half-closes it, and returns what
-// the server sends until it closes the connection, and the local address.
-func (h *harness) roundTrip(req string) (string, string) {
-	h.t.Helper()
-	c := h.dial()
-	if _, err := io.WriteString(c, req); err != nil {
-		h.t.Fatal(err)
-	}
-	c.(*net.TCPConn).CloseWrite()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		h.t.Fatalf("reading the response: %v", err)
-	}
-	return string(b), c.LocalAddr().String()
-}
-
-func (h *harness) waitLog(parts ...string) {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, line := range strings.Split(h.logs.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no log line with %q:\n%s", parts, h.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return &harness{testutil.Serve(t, srv, logs, "oneshot.(*", "scgi.(*"), srv}
 }
 
 // dump answers with what it was given.
@@ -155,12 +93,12 @@ func TestServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, dump) // its own logger: the rate limit would drop lines
-			got, local := h.roundTrip(tt.req)
+			got, local := h.RoundTrip(tt.req)
 			if got != tt.want {
 				t.Errorf("got\n%q\nwant\n%q", got, tt.want)
 			}
 			if tt.log != "" {
-				h.waitLog(tt.log, `"peer":"`+local+`"`, `"level":"warn"`, `"proto":"scgi"`)
+				h.WaitLog(tt.log, `"peer":"`+local+`"`, `"level":"warn"`, `"proto":"scgi"`)
 			}
 		})
 	}
@@ -175,7 +113,7 @@ func TestStreamingResponse(t *testing.T) {
 			<-next
 		}
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq("GET", "/stream", ""))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var got []byte
@@ -208,7 +146,7 @@ func TestPeerGoneCancelsContext(t *testing.T) {
 		<-r.Context().Done()
 		cause <- context.Cause(r.Context())
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq("POST", "/", "body"))
 	c.Close()
 	if err := <-cause; err == nil || !strings.Contains(err.Error(), "peer closed") {
@@ -253,16 +191,16 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		w.Write([]byte("slow and done"))
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq("GET", "/slow", ""))
 	<-started
 	shut := make(chan error, 1)
 	go func() { shut <- h.srv.Shutdown(context.Background()) }()
-	if err := <-h.serveErr; err != http.ErrServerClosed {
+	if err := <-h.ServeErr; err != http.ErrServerClosed {
 		t.Errorf("Serve returned %v", err)
 	}
-	h.serveErr <- http.ErrServerClosed
-	if nc, err := net.Dial("tcp", h.addr); err == nil {
+	h.ServeErr <- http.ErrServerClosed
+	if nc, err := net.Dial("tcp", h.Addr); err == nil {
 		nc.Close()
 		t.Error("new connection accepted during Shutdown")
 	}
@@ -288,7 +226,7 @@ func TestShutdownDeadline(t *testing.T) {
 		close(started)
 		<-r.Context().Done()
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq("GET", "/", ""))
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -19,79 +19,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// harness is a uwsgi Server under test.
 type harness struct {
-	t        *testing.T
-	srv      *Server
-	addr     string
-	logs     *testutil.Buffer
-	serveErr chan error
+	*testutil.Harness
+	srv *Server
 }
 
 func start(t *testing.T, h http.Handler) *harness {
 	t.Helper()
-	testutil.CheckLeaks(t, "oneshot.(*", "uwsgi.(*")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &testutil.Buffer{}
 	srv := &Server{Handler: h, Log: peerlog.New(zerolog.New(logs), "uwsgi"), ReadHeaderTimeout: 5 * time.Second}
-	hs := &harness{t: t, srv: srv, addr: ln.Addr().String(), logs: logs, serveErr: make(chan error, 1)}
-	go func() { hs.serveErr <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-hs.serveErr; err != http.ErrServerClosed {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
-	})
-	return hs
-}
-
-func (h *harness) dial() net.Conn {
-	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// roundTrip sends req on a new connection, half-closes it, and returns what
-// the server sends until it closes the connection, and the local address.
-func (h *harness) roundTrip(req string) (string, string) {
-	h.t.Helper()
-	c := h.dial()
-	if _, err := io.WriteString(c, req); err != nil {
-		h.t.Fatal(err)
-	}
-	c.(*net.TCPConn).CloseWrite()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		h.t.Fatalf("reading the response: %v", err)
-	}
-	return string(b), c.LocalAddr().String()
-}
-
-func (h *harness) waitLog(parts ...string) {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for _, line := range strings.Split(h.logs.String(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("no log line with %q:\n%s", parts, h.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return &harness{testutil.Serve(t, srv, logs, "oneshot.(*", "uwsgi.(*"), srv}
 }
 
 // dump answers with what it was given.
@@ -161,7 +99,7 @@ func TestServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, dump) // its own logger: the rate limit would drop lines
-			got, local := h.roundTrip(tt.req)
+			got, local := h.RoundTrip(tt.req)
 			if strings.HasSuffix(tt.want, "\r\n") && !strings.HasSuffix(tt.want, "\r\n\r\n") {
 				if !strings.HasPrefix(got, tt.want) {
 					t.Errorf("got\n%q\nwant prefix\n%q", got, tt.want)
@@ -173,7 +111,7 @@ func TestServe(t *testing.T) {
 				t.Errorf("response has Transfer-Encoding or Status: %q", got)
 			}
 			if tt.log != "" {
-				h.waitLog(tt.log, `"peer":"`+local+`"`, `"level":"warn"`, `"proto":"uwsgi"`)
+				h.WaitLog(tt.log, `"peer":"`+local+`"`, `"level":"warn"`, `"proto":"uwsgi"`)
 			}
 		})
 	}
@@ -190,7 +128,7 @@ func TestResponseIsHTTP(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	}))
-	raw, _ := h.roundTrip(nginxReq(0, "POST", "/", "0", ""))
+	raw, _ := h.RoundTrip(nginxReq(0, "POST", "/", "0", ""))
 	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
 	if err != nil {
 		t.Fatalf("%q: %v", raw, err)
@@ -209,7 +147,7 @@ func TestPeerGoneCancelsContext(t *testing.T) {
 		<-r.Context().Done()
 		cause <- context.Cause(r.Context())
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq(0, "POST", "/", "4", "body"))
 	c.Close()
 	if err := <-cause; err == nil || !strings.Contains(err.Error(), "peer closed") {
@@ -222,11 +160,11 @@ func TestPanicAnswers500(t *testing.T) {
 		var empty []int
 		_ = empty[len(r.URL.Path)] // a runtime error
 	}))
-	got, local := h.roundTrip(nginxReq(0, "GET", "/boom", "", ""))
+	got, local := h.RoundTrip(nginxReq(0, "GET", "/boom", "", ""))
 	if !strings.HasPrefix(got, "HTTP/1.1 500 Internal Server Error\r\n") {
 		t.Errorf("response %q", got)
 	}
-	h.waitLog("handler panic serving /boom", "index out of range", local)
+	h.WaitLog("handler panic serving /boom", "index out of range", local)
 }
 
 func TestGracefulShutdown(t *testing.T) {
@@ -236,16 +174,16 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		w.Write([]byte("slow and done"))
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq(0, "GET", "/slow", "", ""))
 	<-started
 	shut := make(chan error, 1)
 	go func() { shut <- h.srv.Shutdown(context.Background()) }()
-	if err := <-h.serveErr; err != http.ErrServerClosed {
+	if err := <-h.ServeErr; err != http.ErrServerClosed {
 		t.Errorf("Serve returned %v", err)
 	}
-	h.serveErr <- http.ErrServerClosed
-	if nc, err := net.Dial("tcp", h.addr); err == nil {
+	h.ServeErr <- http.ErrServerClosed
+	if nc, err := net.Dial("tcp", h.Addr); err == nil {
 		nc.Close()
 		t.Error("new connection accepted during Shutdown")
 	}
@@ -271,7 +209,7 @@ func TestShutdownDeadline(t *testing.T) {
 		close(started)
 		<-r.Context().Done()
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, nginxReq(0, "GET", "/", "", ""))
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -10,13 +10,29 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 	"github.com/arbiter-dev/arbiter/worker/peerlog"
 	"github.com/rs/zerolog"
 )
+
+// harness is a Server with lineProto under test.
+type harness struct {
+	*testutil.Harness
+	srv *Server
+}
+
+func start(t *testing.T, h http.Handler, configure ...func(*Server)) *harness {
+	t.Helper()
+	logs := &testutil.Buffer{}
+	srv := &Server{Protocol: lineProto, Handler: h, MaxHeadBytes: 4096,
+		Log: peerlog.New(zerolog.New(logs), "lines")}
+	for _, f := range configure {
+		f(srv)
+	}
+	return &harness{testutil.Serve(t, srv, logs, "oneshot.(*"), srv}
+}
 
 // lineProto is a test protocol: "KEY=VALUE\n" lines, then an empty line.
 var lineProto = Protocol{Name: "lines", Style: cgivars.StatusHeader, Dechunk: true, ReadHead: func(br *bufio.Reader, max int) (map[string]string, error) {
@@ -49,73 +65,6 @@ func head(kv ...string) string {
 		b.WriteString(kv[i] + "=" + kv[i+1] + "\n")
 	}
 	return b.String() + "\n"
-}
-
-type harness struct {
-	t        *testing.T
-	srv      *Server
-	addr     string
-	logs     *testutil.Buffer
-	serveErr chan error
-}
-
-func start(t *testing.T, h http.Handler, configure ...func(*Server)) *harness {
-	t.Helper()
-	testutil.CheckLeaks(t, "oneshot.(*")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testutil.Buffer{}
-	srv := &Server{Protocol: lineProto, Handler: h, MaxHeadBytes: 4096,
-		Log: peerlog.New(zerolog.New(logs), "lines")}
-	for _, f := range configure {
-		f(srv)
-	}
-	hs := &harness{t: t, srv: srv, addr: ln.Addr().String(), logs: logs, serveErr: make(chan error, 1)}
-	go func() { hs.serveErr <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-hs.serveErr; err != http.ErrServerClosed {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
-	})
-	return hs
-}
-
-func (h *harness) dial() net.Conn {
-	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// roundTrip sends req on a new connection and returns everything the
-// server sends back until it closes the connection.
-func (h *harness) roundTrip(req string) (string, error) {
-	h.t.Helper()
-	c := h.dial()
-	if _, err := io.WriteString(c, req); err != nil {
-		h.t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
-// waitLog waits for the log to contain s.
-func (h *harness) waitLog(s string) {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(h.logs.String(), s) {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("log does not contain %q:\n%s", s, h.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -37,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := h.roundTrip(tt.req)
+			got, err := h.Exchange(tt.req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,8 +46,8 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	h.waitLog("no REQUEST_METHOD")
-	h.waitLog("head too large")
+	h.WaitLog("no REQUEST_METHOD")
+	h.WaitLog("head too large")
 }
 
 func TestContextEndsWhenPeerGoes(t *testing.T) {
@@ -63,7 +63,7 @@ func TestContextEndsWhenPeerGoes(t *testing.T) {
 				<-r.Context().Done()
 				cause <- context.Cause(r.Context())
 			}))
-			c := h.dial()
+			c := h.Dial()
 			io.WriteString(c, tt.req)
 			time.Sleep(20 * time.Millisecond) // let the handler start; the test passes without it too
 			c.Close()
@@ -81,13 +81,13 @@ func TestShortBody(t *testing.T) {
 		got <- err
 		<-r.Context().Done()
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "10")+"abc")
 	c.(*net.TCPConn).CloseWrite()
 	if err := <-got; !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("body read error %v, want io.ErrUnexpectedEOF", err)
 	}
-	h.waitLog("7 bytes short")
+	h.WaitLog("7 bytes short")
 }
 
 func TestDataAfterBodyLogged(t *testing.T) {
@@ -96,9 +96,9 @@ func TestDataAfterBodyLogged(t *testing.T) {
 		io.ReadAll(r.Body)
 		<-release
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "1")+"ab")
-	h.waitLog("data after the request body")
+	h.WaitLog("data after the request body")
 	close(release)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if b, _ := io.ReadAll(c); !strings.HasPrefix(string(b), "Status: 200 OK") {
@@ -137,7 +137,7 @@ func TestPanics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, tt.handler)
-			got, err := h.roundTrip(head("REQUEST_METHOD", "GET", "REQUEST_URI", "/p"))
+			got, err := h.Exchange(head("REQUEST_METHOD", "GET", "REQUEST_URI", "/p"))
 			if !strings.HasPrefix(got, tt.wantResp) {
 				t.Errorf("response %q, want prefix %q", got, tt.wantResp)
 			}
@@ -145,9 +145,9 @@ func TestPanics(t *testing.T) {
 				t.Errorf("read error %v; want a reset: %v", err, tt.wantReset)
 			}
 			if tt.wantLog != "" {
-				h.waitLog(tt.wantLog)
-			} else if strings.Contains(h.logs.String(), "panic") {
-				t.Errorf("logged %s", h.logs.String())
+				h.WaitLog(tt.wantLog)
+			} else if strings.Contains(h.Logs.String(), "panic") {
+				t.Errorf("logged %s", h.Logs.String())
 			}
 		})
 	}
@@ -155,24 +155,24 @@ func TestPanics(t *testing.T) {
 
 func TestConnectAndCloseNotLogged(t *testing.T) {
 	h := start(t, echo)
-	h.dial().Close()
+	h.Dial().Close()
 	// A bad request after it, on another connection, is the first line logged.
-	h.roundTrip("bad\n\n")
-	h.waitLog("no = in")
-	if n := strings.Count(h.logs.String(), "\n"); n != 1 {
-		t.Errorf("%d lines logged:\n%s", n, h.logs.String())
+	h.Exchange("bad\n\n")
+	h.WaitLog("no = in")
+	if n := strings.Count(h.Logs.String(), "\n"); n != 1 {
+		t.Errorf("%d lines logged:\n%s", n, h.Logs.String())
 	}
 }
 
 func TestReadHeaderTimeout(t *testing.T) {
 	h := start(t, echo, func(s *Server) { s.ReadHeaderTimeout = 50 * time.Millisecond })
 	for _, partial := range []string{"", "REQUEST_METHOD=GET\n"} {
-		got, err := h.roundTrip(partial) // the server closes the connection
+		got, err := h.Exchange(partial) // the server closes the connection
 		if got != "" || err != nil {
 			t.Errorf("after %q: %q, %v", partial, got, err)
 		}
 	}
-	h.waitLog("timeout")
+	h.WaitLog("timeout")
 }
 
 func TestReadTimeoutInBody(t *testing.T) {
@@ -181,7 +181,7 @@ func TestReadTimeoutInBody(t *testing.T) {
 		_, err := io.ReadAll(r.Body)
 		got <- err
 	}), func(s *Server) { s.ReadTimeout = 100 * time.Millisecond })
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "10")+"abc")
 	if err := <-got; !isTimeout(err) {
 		t.Errorf("body read error %v, want a timeout", err)
@@ -200,7 +200,7 @@ func TestWriteTimeout(t *testing.T) {
 			}
 		}
 	}), func(s *Server) { s.WriteTimeout = 100 * time.Millisecond })
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "GET")) // and never read
 	if err := <-got; !isTimeout(err) {
 		t.Errorf("write error %v, want a timeout", err)
@@ -216,7 +216,7 @@ func TestLingerKeepsResponse(t *testing.T) {
 	}))
 	const size = 8 << 20
 	for range 5 {
-		c := h.dial()
+		c := h.Dial()
 		werr := make(chan error, 1)
 		go func() {
 			io.WriteString(c, head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", fmt.Sprint(size)))
@@ -244,7 +244,7 @@ func TestBodyAfterHandlerReturns(t *testing.T) {
 			got <- err
 		}()
 	}))
-	resp, err := h.roundTrip(head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "5"))
+	resp, err := h.Exchange(head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "5"))
 	if err != nil || !strings.HasPrefix(resp, "Status: 200 OK") {
 		t.Fatalf("response %q, %v", resp, err)
 	}

@@ -23,7 +23,7 @@ func TestMaxConns(t *testing.T) {
 			<-release
 		}
 	}), func(s *Server) { s.MaxConns = 1 })
-	first := h.dial()
+	first := h.Dial()
 	io.WriteString(first, head("REQUEST_METHOD", "GET", "REQUEST_URI", "/first"))
 	for {
 		mu.Lock()
@@ -34,7 +34,7 @@ func TestMaxConns(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	second := h.dial() // the kernel accepts it; the server does not yet
+	second := h.Dial() // the kernel accepts it; the server does not yet
 	io.WriteString(second, head("REQUEST_METHOD", "GET", "REQUEST_URI", "/second"))
 	time.Sleep(50 * time.Millisecond)
 	mu.Lock()
@@ -56,16 +56,16 @@ func TestShutdownLetsRequestFinish(t *testing.T) {
 		<-release
 		w.Write([]byte("finished"))
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "GET"))
 	<-started
 	shut := make(chan error, 1)
 	go func() { shut <- h.srv.Shutdown(context.Background()) }()
-	if err := <-h.serveErr; err != http.ErrServerClosed {
+	if err := <-h.ServeErr; err != http.ErrServerClosed {
 		t.Errorf("Serve returned %v", err)
 	}
-	h.serveErr <- http.ErrServerClosed // for the cleanup
-	if nc, err := net.Dial("tcp", h.addr); err == nil {
+	h.ServeErr <- http.ErrServerClosed // for the cleanup
+	if nc, err := net.Dial("tcp", h.Addr); err == nil {
 		nc.Close()
 		t.Error("a new connection was accepted during Shutdown")
 	}
@@ -95,7 +95,7 @@ func TestShutdownDeadlineClosesTheRest(t *testing.T) {
 		<-r.Context().Done()
 		cause <- context.Cause(r.Context())
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "GET"))
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -106,8 +106,8 @@ func TestShutdownDeadlineClosesTheRest(t *testing.T) {
 	if err := <-cause; err == nil {
 		t.Error("no cause")
 	}
-	if strings.Contains(h.logs.String(), "closed network connection") {
-		t.Errorf("our own close logged as bad input: %s", h.logs.String())
+	if strings.Contains(h.Logs.String(), "closed network connection") {
+		t.Errorf("our own close logged as bad input: %s", h.Logs.String())
 	}
 }
 
@@ -116,7 +116,7 @@ func TestShutdownClosesSilentConns(t *testing.T) {
 	newConnGrace = 50 * time.Millisecond
 	defer func() { newConnGrace = old }()
 	h := start(t, echo)
-	c := h.dial()
+	c := h.Dial()
 	// Wait until the server holds the connection: one still in the kernel's
 	// SYN queue when the listener closes is dropped without a reset, and a
 	// peer that sends nothing would never learn of it.
@@ -148,7 +148,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		close(started)
 		<-r.Context().Done()
 	}))
-	c := h.dial()
+	c := h.Dial()
 	io.WriteString(c, head("REQUEST_METHOD", "GET"))
 	<-started
 	h.srv.Close()
