@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
@@ -82,7 +83,7 @@ type Handler struct {
 	log      zerolog.Logger
 
 	slots   chan struct{}
-	devNull *os.File // every script's stdin when it gets no body
+	devNull int // every script's stdin when it gets no body; -1 once closed
 
 	mu      sync.Mutex
 	closed  bool
@@ -206,9 +207,9 @@ func New(c Config) (*Handler, error) {
 	if err := closeOnExecAll(); err != nil {
 		return nil, fmt.Errorf("cgi: %w", err)
 	}
-	dn, err := os.Open(os.DevNull)
+	dn, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("cgi: %w", err)
+		return nil, fmt.Errorf("cgi: open %s: %w", os.DevNull, err)
 	}
 	h.devNull = dn
 	return h, nil
@@ -250,8 +251,11 @@ func (h *Handler) Close() error {
 	go func() { h.active.Wait(); close(done) }()
 	select {
 	case <-done:
-		if err := h.devNull.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-			return err
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.devNull >= 0 {
+			unix.Close(h.devNull)
+			h.devNull = -1
 		}
 		return nil
 	case <-time.After(5 * time.Second):

@@ -228,7 +228,7 @@ func (h *Handler) answerKilled(w http.ResponseWriter, c *call, p *proc, why kill
 
 // invalid answers 502 for a script that did not give a valid response.
 func (h *Handler) invalid(w http.ResponseWriter, p *proc, reason string) {
-	h.log.Error().Str("script", p.script).Int("pid", p.pid).Str("exit", exitString(p.cmd.ProcessState)).
+	h.log.Error().Str("script", p.script).Int("pid", p.pid).Str("exit", p.exitString()).
 		Str("reason", reason).Msg("cgi invalid output")
 	httpError(w, http.StatusBadGateway)
 }
