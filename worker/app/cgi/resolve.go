@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // call is one dispatch of a request: the original one, or one reached by a
@@ -121,11 +122,6 @@ func (h *Handler) scriptTarget(scriptName, pathInfo string, keepFront bool) (*ta
 // "." (".", "..", dotfiles) is 404 there, and "." and ".." are 404 in
 // PATH_INFO too. A symlink that leaves the root is 404 (os.Root).
 func (h *Handler) walk(rest string) (*target, int, string) {
-	root, err := os.OpenRoot(h.root)
-	if err != nil {
-		return nil, http.StatusInternalServerError, "open root: " + err.Error()
-	}
-	defer root.Close()
 	var rel strings.Builder
 	i := 0
 	for i < len(rest) {
@@ -146,11 +142,12 @@ func (h *Handler) walk(rest string) (*target, int, string) {
 		if strings.IndexByte(seg, '\\') >= 0 {
 			return nil, http.StatusNotFound, "backslash in the script path"
 		}
-		if rel.Len() > 0 {
+		checked := rel.Len()
+		if checked > 0 {
 			rel.WriteByte('/')
 		}
 		rel.WriteString(seg)
-		fi, err := root.Stat(rel.String())
+		fi, err := h.statInRoot(rel.String(), checked)
 		if err != nil {
 			return nil, statError(err), "stat: " + err.Error()
 		}
@@ -203,13 +200,7 @@ func (h *Handler) resolveFilename(sf string) (*target, int, string) {
 	if !ok || rel == "" || rel[0] != '/' {
 		return nil, http.StatusNotFound, "SCRIPT_FILENAME outside the root"
 	}
-	rel = rel[1:]
-	root, err := os.OpenRoot(h.root)
-	if err != nil {
-		return nil, http.StatusInternalServerError, "open root: " + err.Error()
-	}
-	defer root.Close()
-	fi, err := root.Stat(rel)
+	fi, err := h.statInRoot(rel[1:], 0)
 	if err != nil {
 		return nil, statError(err), "stat: " + err.Error()
 	}
@@ -227,6 +218,52 @@ func (h *Handler) resolveFilename(sf string) (*target, int, string) {
 		keepFront: true,
 		nph:       strings.HasPrefix(filepath.Base(clean), "nph-"),
 	}, 0, ""
+}
+
+// statInRoot stats rel, a slash-separated path under the root without
+// empty, "." or ".." segments, and refuses to follow a symlink out of the
+// root. The first checked bytes of rel (0, or the index of a "/") are
+// directories found to be inside the root already and are not looked at
+// again.
+//
+// Each further segment is lstat'd by its path, one syscall and no fd each
+// (a script directly in the root costs one); the root's own path is
+// resolved afresh every time, so a deploy that swaps a symlink above it
+// takes effect with the next request. A segment that is a symlink hands
+// the whole of rel to os.Root, which follows links that stay inside the
+// root and refuses the others. As with any check by path, a directory
+// swapped for a symlink between the check and the exec is not caught:
+// the root must not be writable by those the scripts guard against.
+func (h *Handler) statInRoot(rel string, checked int) (fs.FileInfo, error) {
+	i := checked
+	if i > 0 {
+		i++ // past the "/"
+	}
+	for {
+		end := len(rel)
+		if j := strings.IndexByte(rel[i:], '/'); j >= 0 {
+			end = i + j
+		}
+		fi, err := os.Lstat(h.root + "/" + rel[:end])
+		if err != nil {
+			return nil, err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			root, err := os.OpenRoot(h.root)
+			if err != nil {
+				return nil, err
+			}
+			defer root.Close()
+			return root.Stat(rel)
+		}
+		if end == len(rel) {
+			return fi, nil
+		}
+		if !fi.IsDir() {
+			return nil, &fs.PathError{Op: "stat", Path: rel, Err: syscall.ENOTDIR}
+		}
+		i = end + 1
+	}
 }
 
 // command returns the argv that runs the script at filename: through the

@@ -38,6 +38,8 @@ func TestResolve(t *testing.T) {
 	mustSymlink(t, filepath.Join(outside, "evil.sh"), filepath.Join(f.root, "escape.sh"))
 	mustSymlink(t, outside, filepath.Join(f.root, "escape-dir"))
 	mustSymlink(t, "hello.sh", filepath.Join(f.root, "alias.sh"))
+	mustSymlink(t, "sub", filepath.Join(f.root, "inside-dir"))
+	mustSymlink(t, "../escape.sh", filepath.Join(f.root, "sub", "back-out.sh"))
 	if err := syscall.Mkfifo(filepath.Join(f.root, "fifo.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,7 @@ func TestResolve(t *testing.T) {
 		{"/cgi-bin//sub///deep.sh/x", 200, "/cgi-bin/sub/deep.sh|/x"},
 		{"/cgi-bin/noext/x", 200, "/cgi-bin/noext|/x"},
 		{"/cgi-bin/alias.sh", 200, "/cgi-bin/alias.sh|"},
+		{"/cgi-bin/inside-dir/deep.sh/x", 200, "/cgi-bin/inside-dir/deep.sh|/x"},
 		{"/cgi-bin/py/app.py/info", 200, "/cgi-bin/py/app.py|/info"},
 		{"/cgi-bin/nph-x.sh", 200, "nph"},
 		{"/cgi-bin/nested/hello.sh/x", 500, ""}, // x is executable, but exec fails: ENOEXEC
@@ -74,6 +77,9 @@ func TestResolve(t *testing.T) {
 		{"/cgi-bin/hello.sh/a%2fb", 404, ""},
 		{"/cgi-bin/escape.sh", 404, ""},
 		{"/cgi-bin/escape-dir/evil.sh", 404, ""},
+		{"/cgi-bin/sub/back-out.sh", 404, ""},
+		{"/cgi-bin/inside-dir/back-out.sh", 404, ""},
+		{"/cgi-bin/hello.sh.d/x", 404, ""},
 		{"/cgi-bin/fifo.sh", 404, ""},
 		{"/cgi-bin/missing.sh", 404, ""},
 		{"/cgi-bin/hello.sh.bak", 404, ""},
@@ -110,6 +116,47 @@ func TestResolve(t *testing.T) {
 	v["SCRIPT_NAME"] = "/cgi-bin/hello.sh\x00.txt"
 	if w := f.do(frontRequest(t, v, "")); w.Code != 400 {
 		t.Errorf("NUL in SCRIPT_NAME: status %d, want 400", w.Code)
+	}
+}
+
+// A root reached through a symlink that a deploy swaps (/srv/current ->
+// release-N) serves the new release from the next request on, over HTTP
+// and by SCRIPT_FILENAME.
+func TestRootSymlinkSwap(t *testing.T) {
+	base := t.TempDir()
+	for _, rel := range []string{"r1", "r2"} {
+		if err := os.Mkdir(filepath.Join(base, rel), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n" + rel + "'\n"
+		if err := writeFile(filepath.Join(base, rel, "v.sh"), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := filepath.Join(base, "current")
+	mustSymlink(t, "r1", current)
+	f := newFixture(t, Config{Root: current}, nil)
+	get := func() string {
+		t.Helper()
+		w := f.get("/v.sh")
+		v := nginxVars("/v.sh", "")
+		v["SCRIPT_FILENAME"] = current + "/v.sh"
+		wf := f.do(frontRequest(t, v, ""))
+		if w.Code != 200 || wf.Code != 200 || w.Body.String() != wf.Body.String() {
+			t.Fatalf("by path: %d %q; by SCRIPT_FILENAME: %d %q", w.Code, w.Body, wf.Code, wf.Body)
+		}
+		return w.Body.String()
+	}
+	if got := get(); got != "r1" {
+		t.Fatalf("before the swap: %q, want r1", got)
+	}
+	tmp := filepath.Join(base, "current.new")
+	mustSymlink(t, "r2", tmp)
+	if err := os.Rename(tmp, current); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got != "r2" {
+		t.Fatalf("after the swap: %q, want r2", got)
 	}
 }
 
