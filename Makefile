@@ -3,6 +3,8 @@ GO        ?= go
 BIN       := bin/arbiter
 FUZZTIME  ?= 1m
 BENCHTIME ?= 10s
+# bench-cgi measures each row this many times and reports the median run.
+BENCHROUNDS ?= 3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/arbiter-dev/arbiter/cmd.Version=$(VERSION)
 
@@ -46,7 +48,7 @@ bench-nginx: build
 	$(GO) run ./internal/bench/nginx -duration $(BENCHTIME)
 
 bench-cgi: build
-	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME)
+	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-reload:
 	$(GO) run ./internal/bench/reload -duration 60s

@@ -20,7 +20,10 @@ type server struct {
 }
 
 // startServer runs bin with args as the leader of a new process group,
-// with stdout and stderr in logPath, and waits until the unix socket sock
+// with stdout and stderr in logPath and an environment of PATH alone (as
+// under systemd; fcgiwrap hands its whole environment to every script, and
+// a shell's would make its execs dearer than arbiter's, whose scripts get
+// PATH by default), and waits until the unix socket sock
 // accepts connections. A server that exits first, or is not accepting
 // after 30 s, is an error that quotes its log.
 func startServer(name, bin string, args []string, logPath, sock string) (*server, error) {
@@ -31,6 +34,7 @@ func startServer(name, bin string, args []string, logPath, sock string) (*server
 	defer out.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
