@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Front-end variables that describe the request line or the script. A
@@ -15,6 +16,9 @@ var perRequestVars = map[string]bool{
 	"SCRIPT_NAME": true, "PATH_INFO": true, "PATH_TRANSLATED": true, "SCRIPT_FILENAME": true,
 	"CONTENT_TYPE": true, "CONTENT_LENGTH": true,
 }
+
+// envMaps hold the maps env builds an environment in.
+var envMaps = sync.Pool{New: func() any { return make(map[string]string, 48) }}
 
 // env builds a script's environment: the PassEnv variables, then the
 // meta-variables. bodyLen is the length of the body the script gets on
@@ -38,7 +42,11 @@ var perRequestVars = map[string]bool{
 // the request.
 func (h *Handler) env(c *call, t *target, bodyLen int64) []string {
 	r := c.r
-	m := make(map[string]string, 32)
+	m := envMaps.Get().(map[string]string)
+	defer func() {
+		clear(m)
+		envMaps.Put(m)
+	}()
 	for _, kv := range h.baseEnv {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v

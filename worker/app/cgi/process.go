@@ -37,6 +37,10 @@ const (
 	maxStderrLine  = 4 << 10
 )
 
+// stderrReaders hold the readers of scripts' stderr, each the size of the
+// longest line logged: most scripts write nothing there.
+var stderrReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxStderrLine) }}
+
 // aLongTimeAgo is a deadline in the past: it makes pending reads fail now.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -60,9 +64,11 @@ func (k killReason) String() string {
 //
 // The leader's pid is the process group id (Setpgid). The group is only
 // ever signalled before the leader is reaped: until then the pid cannot be
-// reused, so kill(-pid) cannot reach another group. waitExit learns that
-// the leader exited with waitid(WNOWAIT), which leaves it a zombie; finish
-// reaps it (reap) after the last possible kill.
+// reused, so kill(-pid) cannot reach another group. finish reaps the
+// leader while holding p.mu, in the same critical section that sets
+// p.reaped, after which nothing signals the group; a leader still running
+// then is waited for with waitid(WNOWAIT) (waitExit), which leaves it a
+// zombie, so that it can still be killed until it is reaped.
 type proc struct {
 	h      *Handler
 	pid    int
@@ -185,16 +191,16 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 	return p, nil
 }
 
-// exitedNow reports whether the leader has exited, without waiting and
-// without reaping it.
-func (p *proc) exitedNow() bool {
-	var info unix.Siginfo
+// reapNow reaps the leader if it has exited, without waiting, and
+// reports whether it did. The caller holds p.mu, so that no signal can be
+// sent to the group between the reaping and p.reaped being set.
+func (p *proc) reapNow() bool {
 	for {
-		err := unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
-		if err == unix.EINTR {
+		pid, err := syscall.Wait4(p.pid, &p.status, syscall.WNOHANG, &p.usage)
+		if err == syscall.EINTR {
 			continue
 		}
-		return err == nil && info.Signo != 0 // zeroed when nothing is waitable
+		return err == nil && pid == p.pid
 	}
 }
 
@@ -293,11 +299,14 @@ func (p *proc) finish(abort killReason) {
 		p.kill(abort)
 	}
 	p.stdout.Close() // a script still writing gets EPIPE (or SIGPIPE) and ends
-	if !p.exitedNow() {
+	p.mu.Lock()
+	if !p.reapNow() { // usually it has exited by now: one wait4 does
+		p.mu.Unlock()
 		go p.waitExit()
 		p.waitExited()
+		p.mu.Lock()
+		p.reap()
 	}
-	p.mu.Lock()
 	p.reaped = true
 	if p.stopTimer != nil {
 		p.stopTimer()
@@ -305,7 +314,6 @@ func (p *proc) finish(abort killReason) {
 	p.stopCtx()
 	why := p.why
 	p.mu.Unlock()
-	p.reap()
 	p.h.untrack(p)
 
 	select {
@@ -344,7 +352,7 @@ func (p *proc) finish(abort killReason) {
 }
 
 // reap waits for the leader, which has exited (finish waited for that),
-// and records its status and resource usage.
+// and records its status and resource usage. The caller holds p.mu.
 func (p *proc) reap() {
 	for {
 		_, err := syscall.Wait4(p.pid, &p.status, 0, &p.usage)
@@ -386,7 +394,12 @@ func (p *proc) closeStdin() {
 // comes, tagged with the script and its pid.
 func (p *proc) drainStderr() {
 	defer close(p.stderrDone)
-	br := bufio.NewReaderSize(p.stderr, maxStderrLine)
+	br := stderrReaders.Get().(*bufio.Reader)
+	br.Reset(p.stderr)
+	defer func() {
+		br.Reset(nil)
+		stderrReaders.Put(br)
+	}()
 	lines, dropped := 0, 0
 	for {
 		line, err := br.ReadSlice('\n')
