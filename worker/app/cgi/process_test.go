@@ -122,6 +122,23 @@ func TestClientGoneAfterOutputIsNoFailure(t *testing.T) {
 	}
 }
 
+// TestExitLogsCPU: the exit line carries the script's CPU time (wait4's
+// rusage), which a busy loop makes well above zero, and its wall time.
+func TestExitLogsCPU(t *testing.T) {
+	f := newFixture(t, Config{}, map[string]string{
+		"busy.sh": "#!/bin/sh\ni=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); done\nprintf 'Content-Type: text/plain\\n\\n%s' $i\n",
+	})
+	if w := f.get("/busy.sh"); w.Code != 200 || w.Body.String() != "100000" {
+		t.Fatalf("%d %q", w.Code, w.Body)
+	}
+	e := f.waitLog("cgi exit", func(map[string]any) bool { return true })
+	cpu, _ := e["cpu"].(float64)
+	wall, _ := e["duration"].(float64)
+	if cpu < 5 || wall < cpu*0.9 {
+		t.Fatalf("exit line %v: want cpu >= 5 ms and duration >= cpu", e)
+	}
+}
+
 // TestGrandchildHoldsStdout: the script exits but leaves a process holding
 // its stdout; the output never ends, so the time limit applies, and kills
 // the one left behind.
