@@ -20,8 +20,9 @@
 // at concurrency 1, then the script run straight from this process with
 // os/exec at concurrency 1 and at -connections (the bare fork+exec floor
 // and ceiling). With -rounds N the rows are measured N times in turn and
-// the median run of each is reported: other work on a shared machine slows
-// single runs by several per cent.
+// the median run of each is reported, with arbiter/fcgiwrap of each round
+// (the two runs measured one after the other) and the median of those:
+// other work on a shared machine slows single runs by several per cent.
 //
 // It prints req/s, p50, p99, errors and the machine's busy CPU time per
 // request for each row; the ratio arbiter/fcgiwrap at -connections against

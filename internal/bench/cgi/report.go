@@ -93,6 +93,46 @@ func printRounds(w io.Writer, rows []*row) {
 		}
 		fmt.Fprintf(w, "  %-20s c%-3d %s\n", r.name, r.conc, strings.Join(parts, "  "))
 	}
+	for _, conc := range []int{0, 1} {
+		if ratios := roundRatios(rows, conc); len(ratios) > 0 {
+			var parts []string
+			for _, q := range ratios {
+				parts = append(parts, fmt.Sprintf("%.2f", q))
+			}
+			sorted := slices.Clone(ratios)
+			slices.Sort(sorted)
+			fmt.Fprintf(w, "  arbiter / fcgiwrap   c%-3d %s  (median %.2f)\n", rowConc(rows, conc), strings.Join(parts, "  "), sorted[(len(sorted)-1)/2])
+		}
+	}
+}
+
+// rowConc is the concurrency of the arbiter row: conc when it is 1, the
+// concurrent row's otherwise (conc 0).
+func rowConc(rows []*row, conc int) int {
+	for _, r := range rows {
+		if r.name == rowArbiter && (conc == 1) == (r.conc == 1) {
+			return r.conc
+		}
+	}
+	return conc
+}
+
+// roundRatios pairs the arbiter and fcgiwrap runs of each round (measured
+// one after the other) and returns arbiter/fcgiwrap req/s per round, at
+// concurrency 1 when conc is 1, else at the concurrent rows'.
+func roundRatios(rows []*row, conc int) []float64 {
+	c := rowConc(rows, conc)
+	a, f := find(rows, rowArbiter, c), find(rows, rowFcgiwrap, c)
+	if a == nil || f == nil {
+		return nil
+	}
+	var out []float64
+	for i := range min(len(a.runs), len(f.runs)) {
+		if f.runs[i].ReqPerSec > 0 {
+			out = append(out, a.runs[i].ReqPerSec/f.runs[i].ReqPerSec)
+		}
+	}
+	return out
 }
 
 // verdict compares arbiter's req/s with fcgiwrap's at concurrency conc:

@@ -123,4 +123,21 @@ func TestPick(t *testing.T) {
 	if !strings.Contains(buf.String(), "fcgiwrap             c16  900.0  500.2") {
 		t.Errorf("printRounds:\n%s", buf.String())
 	}
+
+	// Ratios pair the runs of each round; the median is the lower middle.
+	buf.Reset()
+	printRounds(&buf, []*row{
+		{name: rowFcgiwrap, conc: 16, runs: []result{res(1000, 0), res(2000, 0), res(1000, 0)}},
+		{name: rowArbiter, conc: 16, runs: []result{res(1300, 0), res(2200, 0), res(1150, 0)}},
+		{name: rowFcgiwrap, conc: 1, runs: []result{res(100, 0)}},
+		{name: rowArbiter, conc: 1, runs: []result{res(105, 0)}},
+	})
+	for _, want := range []string{
+		"arbiter / fcgiwrap   c16  1.30  1.10  1.15  (median 1.15)",
+		"arbiter / fcgiwrap   c1   1.05  (median 1.05)",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("printRounds: no %q in\n%s", want, buf.String())
+		}
+	}
 }
