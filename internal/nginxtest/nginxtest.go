@@ -296,3 +296,17 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// Version is the installed nginx's version ("nginx/1.22.1"), or "nginx"
+// when it cannot be told.
+func Version() string {
+	bin, err := Binary()
+	if err != nil {
+		return "nginx"
+	}
+	out, _ := exec.Command(bin, "-v").CombinedOutput()
+	if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), "version: "); ok {
+		return v
+	}
+	return "nginx"
+}

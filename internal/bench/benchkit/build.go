@@ -2,37 +2,80 @@ package benchkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
-// GoBuild builds pkg (relative to the module root) into dir, without -race.
+// modulePath is the module the benchmarks build from.
+const modulePath = "github.com/arbiter-dev/arbiter"
+
+// GoBuild builds pkg (relative to the module root) into dir and returns
+// the binary's path. It builds without -race: GOFLAGS is cleared, so that
+// a -race there does not sneak into a speed measurement.
 func GoBuild(ctx context.Context, root, dir, pkg string) (string, error) {
 	bin := filepath.Join(dir, filepath.Base(pkg))
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOFLAGS=") // the last value wins
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }
 
-// ModuleRoot returns the nearest directory upwards holding go.mod.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
+// ArbiterBinary returns the arbiter binary a benchmark runs: bin/arbiter
+// under the module root when it exists (make bench builds it first), else
+// ./cmd/arbiter built into dir. The path is absolute.
+func ArbiterBinary(ctx context.Context, dir string) (string, error) {
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
+	if p := filepath.Join(root, "bin", "arbiter"); IsFile(p) {
+		return p, nil
+	}
+	bin, err := GoBuild(ctx, root, dir, "./cmd/arbiter")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(bin)
+}
+
+// ModuleRoot finds arbiter's go.mod in the working directory or above it
+// (make and go run start the benchmarks at the module root).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("module root: %w", err)
+	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && isModule(string(b)) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("go.mod not found above the working directory")
+			return "", errors.New("module root: no go.mod of " + modulePath + " in the working directory or above; run from the repository")
 		}
 		dir = parent
 	}
+}
+
+func isModule(gomod string) bool {
+	for line := range strings.Lines(gomod) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && f[1] == modulePath {
+			return true
+		}
+	}
+	return false
+}
+
+// IsFile reports whether p is a regular file.
+func IsFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

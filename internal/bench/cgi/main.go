@@ -41,7 +41,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -121,7 +120,7 @@ func run(ctx context.Context, o options, out io.Writer) int {
 
 	fmt.Fprintf(out, "bench-cgi: one shell CGI script behind nginx fastcgi_pass (SCRIPT_FILENAME, unix socket, no keep-conn)\n")
 	fmt.Fprintf(out, "  script: %s", indentScript(script))
-	fmt.Fprintf(out, "  nginx %s, %d worker process(es); %d CPUs\n", nginxVersion(), o.nginxWorkers, runtime.NumCPU())
+	fmt.Fprintf(out, "  %s, %d worker process(es); %d CPUs\n", nginxtest.Version(), o.nginxWorkers, runtime.NumCPU())
 	fmt.Fprintf(out, "  each row: %v warm-up, then %v measured; %d round(s), rows in turn", o.warmup, o.duration, o.rounds)
 	if o.rounds > 1 {
 		fmt.Fprintf(out, "; the median run of each row is shown")
@@ -214,29 +213,4 @@ func (b *bench) measure(ctx context.Context, wrk string, r *row, o options) (res
 
 func indentScript(s string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n          ") + "\n"
-}
-
-func nginxVersion() string {
-	bin, err := nginxtest.Binary()
-	if err != nil {
-		return ""
-	}
-	out, _ := exec.Command(bin, "-v").CombinedOutput()
-	if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), "version: "); ok {
-		return v
-	}
-	return ""
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// abs makes p absolute against the working directory.
-func abs(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
 }

@@ -50,17 +50,12 @@ func setUp(ctx context.Context, o options, fcgiwrapBin string) (*bench, error) {
 	}
 
 	if b.arbiterBin = o.arbiter; b.arbiterBin == "" {
-		root, err := benchkit.ModuleRoot()
-		if err != nil {
+		if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, dir); err != nil {
 			return b, err
 		}
-		if p := filepath.Join(root, "bin", "arbiter"); isFile(p) {
-			b.arbiterBin = p
-		} else if b.arbiterBin, err = benchkit.GoBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
-			return b, err
-		}
+	} else if b.arbiterBin, err = filepath.Abs(b.arbiterBin); err != nil {
+		return b, err
 	}
-	b.arbiterBin = abs(b.arbiterBin)
 
 	arbSock := filepath.Join(run, "arbiter.sock")
 	cfg := fmt.Sprintf(`workers = %d

@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/bench/core/handlers"
 )
 
@@ -96,7 +97,7 @@ func run(duration time.Duration) (code int) {
 	if e.wrk, err = newWrk(ps, dir); err != nil {
 		return fail(err)
 	}
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		return fail(err)
 	}

@@ -113,12 +113,3 @@ func TestWithoutEnv(t *testing.T) {
 		t.Errorf("withoutEnv = %q", got)
 	}
 }
-
-func TestIsModule(t *testing.T) {
-	if !isModule("// c\nmodule github.com/arbiter-dev/arbiter\n\ngo 1.26\n") {
-		t.Error("the arbiter module not recognised")
-	}
-	if isModule("module github.com/arbiter-dev/arbiter/v2\n") || isModule("require github.com/arbiter-dev/arbiter v1\n") {
-		t.Error("another module taken for arbiter")
-	}
-}

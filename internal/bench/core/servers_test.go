@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/bench/core/handlers"
 )
 
@@ -81,7 +82,7 @@ func TestServersEndToEnd(t *testing.T) {
 	}
 	checkGoroutines(t)
 	ctx := context.Background()
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

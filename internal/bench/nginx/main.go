@@ -93,7 +93,7 @@ func run(ctx context.Context, o options, out io.Writer) int {
 
 	fmt.Fprintf(out, "bench-nginx: the same handler (worker/app/echo, GET /ROW/echo) behind nginx, one row at a time\n")
 	fmt.Fprintf(out, "  %s, %d worker process(es); wrk -t%d -c%d -d%v --latency; %d CPUs\n",
-		nginxVersion(), o.nginxWorkers, o.threads, o.conns, o.duration, runtime.NumCPU())
+		nginxtest.Version(), o.nginxWorkers, o.threads, o.conns, o.duration, runtime.NumCPU())
 	fmt.Fprintf(out, "  arbiter: %s, %d workers; net/http/fcgi baseline: one process, GOMAXPROCS default (%d)\n\n",
 		b.arbiterBin, o.workers, runtime.NumCPU())
 
@@ -153,9 +153,7 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	}
 	b.arbiterBin = o.arbiter
 	if b.arbiterBin == "" {
-		if p := filepath.Join(root, "bin", "arbiter"); isFile(p) {
-			b.arbiterBin = p
-		} else if b.arbiterBin, err = benchkit.GoBuild(ctx, root, dir, "./cmd/arbiter"); err != nil {
+		if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, dir); err != nil {
 			return b, err
 		}
 	}
@@ -287,21 +285,4 @@ func (b *bench) tearDown() {
 	if !b.keep {
 		os.RemoveAll(b.dir)
 	}
-}
-
-func nginxVersion() string {
-	bin, err := nginxtest.Binary()
-	if err != nil {
-		return "nginx"
-	}
-	out, _ := exec.Command(bin, "-v").CombinedOutput()
-	if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), "version: "); ok {
-		return v
-	}
-	return "nginx"
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
@@ -20,15 +19,13 @@ func TestArbiterHarness(t *testing.T) {
 	}
 	testutil.CheckLeaks(t, "main.(*loadGen)", "main.watchLog")
 	dir := t.TempDir()
-	root, err := moduleRoot()
+	root, err := benchkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "arbiter")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/arbiter")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := benchkit.GoBuild(context.Background(), root, dir, "./cmd/arbiter")
+	if err != nil {
+		t.Fatal(err)
 	}
 	tg, err := startArbiterHTTP(&env{arbiterBin: bin, workers: 1}, dir)
 	if err != nil {

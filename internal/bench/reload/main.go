@@ -43,19 +43,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 )
 
@@ -110,7 +107,11 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	}
 	if e.arbiterBin = o.arbiter; e.arbiterBin == "" {
 		fmt.Fprintf(os.Stderr, "bench-reload: building arbiter into %s\n", dir)
-		if e.arbiterBin, err = buildArbiter(ctx, dir); err != nil {
+		root, err := benchkit.ModuleRoot()
+		if err == nil {
+			e.arbiterBin, err = benchkit.GoBuild(ctx, root, dir, "./cmd/arbiter")
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench-reload: %v\n", err)
 			return 1
 		}
@@ -141,46 +142,11 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	return status
 }
 
-// buildArbiter builds ./cmd/arbiter without -race into dir.
-func buildArbiter(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "arbiter")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/arbiter")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/arbiter: %w\n%s", err, b)
-	}
-	return bin, nil
-}
-
-// moduleRoot returns the nearest directory upwards holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // versions names the nginx and gunicorn the run used.
 func versions(e *env) string {
 	s := "nginx missing"
-	if bin, err := nginxtest.Binary(); err == nil {
-		b, _ := exec.Command(bin, "-v").CombinedOutput()
-		_, v, _ := strings.Cut(strings.TrimSpace(string(b)), "version: ")
-		s = "nginx " + v
+	if _, err := nginxtest.Binary(); err == nil {
+		s = nginxtest.Version()
 	}
 	if e.gunicorn == "" {
 		return s + ", gunicorn missing"
