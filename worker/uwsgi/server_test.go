@@ -3,7 +3,6 @@ package uwsgi
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -167,57 +166,9 @@ func TestPanicAnswers500(t *testing.T) {
 	h.WaitLog("handler panic serving /boom", "index out of range", local)
 }
 
-func TestGracefulShutdown(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		w.Write([]byte("slow and done"))
-	}))
-	c := h.Dial()
-	io.WriteString(c, nginxReq(0, "GET", "/slow", "", ""))
-	<-started
-	shut := make(chan error, 1)
-	go func() { shut <- h.srv.Shutdown(context.Background()) }()
-	if err := <-h.ServeErr; err != http.ErrServerClosed {
-		t.Errorf("Serve returned %v", err)
-	}
-	h.ServeErr <- http.ErrServerClosed
-	if nc, err := net.Dial("tcp", h.Addr); err == nil {
-		nc.Close()
-		t.Error("new connection accepted during Shutdown")
-	}
-	select {
-	case err := <-shut:
-		t.Fatalf("Shutdown returned %v before the request finished", err)
-	default:
-	}
-	close(release)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil || !strings.HasSuffix(string(b), "\r\n\r\nslow and done") {
-		t.Errorf("response %q, %v", b, err)
-	}
-	if err := <-shut; err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-}
-
-func TestShutdownDeadline(t *testing.T) {
-	started := make(chan struct{})
-	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-r.Context().Done()
-	}))
-	c := h.Dial()
-	io.WriteString(c, nginxReq(0, "GET", "/", "", ""))
-	<-started
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if err := h.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v", err)
-	}
-}
+// Shutdown and Close are oneshot.Server's, called through one-line
+// methods: worker/cgivars/oneshot's shutdown tests cover them (a request
+// let finish, the deadline closing the rest, silent connections).
 
 func TestMaxConns(t *testing.T) {
 	testutil.CheckLeaks(t, "oneshot.(*", "uwsgi.(*")
