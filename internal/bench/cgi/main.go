@@ -18,8 +18,10 @@
 // Each row gets a warm-up run, then a measured run of `wrk --latency` for
 // -duration: first both servers at -connections (2 wrk threads), then both
 // at concurrency 1, then the script run straight from this process with
-// os/exec at concurrency 1 and at -connections (the bare fork+exec floor
-// and ceiling). With -rounds N the rows are measured N times in turn and
+// os/exec at concurrency 1 and at -connections (a reference: the script's
+// own cost with no nginx, no FastCGI and no gateway; arbiter, which spawns
+// with syscall.ForkExec, can come close to it but not pass it, since nginx
+// shares the CPUs). With -rounds N the rows are measured N times in turn and
 // the median run of each is reported, with arbiter/fcgiwrap of each round
 // (the two runs measured one after the other) and the median of those:
 // other work on a shared machine slows single runs by several per cent.

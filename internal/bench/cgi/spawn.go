@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// bareExec runs the script directly from this (Go) process, the way the
-// cheapest possible gateway would: os/exec forks (clone with CLONE_VFORK),
+// bareExec runs the script directly from this (Go) process, a gateway
+// reduced to os/exec and nothing else: os/exec forks (clone with CLONE_VFORK),
 // execs the script with a one-variable environment in its own directory,
 // collects its stdout through a pipe and waits for it. conc goroutines do
 // so in a loop for d. Every run's output must start with the script's

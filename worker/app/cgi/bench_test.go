@@ -32,8 +32,8 @@ func BenchmarkScript(b *testing.B) {
 	}
 }
 
-// BenchmarkBareExec is the floor: os/exec running the same script with its
-// output collected, and nothing else.
+// BenchmarkBareExec is the reference: os/exec running the same script with
+// its output collected, and nothing else.
 func BenchmarkBareExec(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "t.sh")
 	if err := writeFile(path, trivial); err != nil {

@@ -75,7 +75,7 @@ type proc struct {
 	script string
 	start  time.Time
 
-	// status and usage are the leader's, set by reap (in finish).
+	// status and usage are the leader's, set when finish reaps it.
 	status syscall.WaitStatus
 	usage  syscall.Rusage
 
@@ -114,15 +114,19 @@ type proc struct {
 // worker never does; a program that embeds this package and does so could
 // see scripts killed early.
 func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSource) (*proc, error) {
-	outR, outW, err := childPipe(true)
-	if err != nil {
+	var pipes pipeSet
+	defer pipes.closeChildEnds() // the child has its copies by then
+	fail := func(err error) (*proc, error) {
+		pipes.closeParentEnds()
 		return nil, err
 	}
-	errR, errW, err := childPipe(true)
+	outR, outW, err := pipes.open(true)
 	if err != nil {
-		outR.Close()
-		unix.Close(outW)
-		return nil, err
+		return fail(err)
+	}
+	errR, errW, err := pipes.open(true)
+	if err != nil {
+		return fail(err)
 	}
 	stdin := h.devNull
 	var inW *os.File
@@ -130,16 +134,9 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 	case in.file != nil:
 		stdin = int(in.file.Fd()) // a regular file: Fd leaves its mode alone
 	case in.reader != nil:
-		var inR int
-		if inW, inR, err = childPipe(false); err != nil {
-			outR.Close()
-			errR.Close()
-			unix.Close(outW)
-			unix.Close(errW)
-			return nil, err
+		if inW, stdin, err = pipes.open(false); err != nil {
+			return fail(err)
 		}
-		stdin = inR
-		defer unix.Close(inR)
 	}
 	dir := h.dir
 	if dir == "" {
@@ -152,15 +149,8 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	})
 	runtime.KeepAlive(in.file)
-	unix.Close(outW)
-	unix.Close(errW)
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		if inW != nil {
-			inW.Close()
-		}
-		return nil, &os.PathError{Op: "fork/exec", Path: t.argv[0], Err: err}
+		return fail(&os.PathError{Op: "fork/exec", Path: t.argv[0], Err: err})
 	}
 	p := &proc{
 		h:          h,
@@ -220,13 +210,18 @@ func (p *proc) waitExited() {
 	}
 }
 
-// childPipe returns a pipe: the parent's end (the read end when
+// pipeSet holds the pipes of one run while it starts.
+type pipeSet struct {
+	parent []*os.File // the worker's ends
+	child  []int      // the child's ends
+}
+
+// open makes a pipe and returns the worker's end (the read end when
 // parentReads, else the write end), non-blocking and in the poller, and
-// the child's end, a blocking raw fd that the caller closes once the child
-// is started. Both are close-on-exec; ForkExec's dup2 clears the flag on
-// the copy the child gets. No fcntl or epoll_ctl is spent on the child's
-// end.
-func childPipe(parentReads bool) (parent *os.File, child int, err error) {
+// the child's end, a blocking raw fd: no fcntl or epoll_ctl is spent on
+// it. Both are close-on-exec; ForkExec's dup2 clears the flag on the copy
+// the child gets.
+func (ps *pipeSet) open(parentReads bool) (parent *os.File, child int, err error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return nil, -1, os.NewSyscallError("pipe2", err)
@@ -242,7 +237,28 @@ func childPipe(parentReads bool) (parent *os.File, child int, err error) {
 		unix.Close(fds[1])
 		return nil, -1, os.NewSyscallError("fcntl", err)
 	}
-	return os.NewFile(uintptr(p), name), c, nil
+	f := os.NewFile(uintptr(p), name)
+	ps.parent = append(ps.parent, f)
+	ps.child = append(ps.child, c)
+	return f, c, nil
+}
+
+// closeChildEnds closes the child's ends: after the child has its copies,
+// or when it could not be started. A second call does nothing.
+func (ps *pipeSet) closeChildEnds() {
+	for _, fd := range ps.child {
+		unix.Close(fd)
+	}
+	ps.child = nil
+}
+
+// closeParentEnds closes the worker's ends, when the child could not be
+// started.
+func (ps *pipeSet) closeParentEnds() {
+	for _, f := range ps.parent {
+		f.Close()
+	}
+	ps.parent = nil
 }
 
 // waitExit closes p.exited when the leader exits, without reaping it.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -375,6 +376,7 @@ func TestNoFDLeak(t *testing.T) {
 		"nph-x.sh":  "#!/bin/sh\nprintf 'HTTP/1.0 200 OK\\r\\n\\r\\nnph'\n",
 		"redir.sh":  printScript(`Location: /ok.sh\n\n`, ""),
 		"chunk.sh":  hashScript,
+		"noexec.sh": "executable, but not a program: execve fails with ENOEXEC\n",
 	})
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
@@ -399,7 +401,11 @@ func TestNoFDLeak(t *testing.T) {
 		t.Errorf("ls sees fds %q (status %d), want 0 1 2 3", out, code)
 	}
 
-	paths := []string{"/ok.sh", "/bad.sh", "/sleep.sh", "/nph-x.sh", "/redir.sh", "/missing.sh", "/chunk.sh"}
+	// /noexec.sh fails to start, with and without a body to feed.
+	paths := []string{"/ok.sh", "/bad.sh", "/sleep.sh", "/nph-x.sh", "/redir.sh", "/missing.sh", "/chunk.sh", "/noexec.sh"}
+	if code, _ := get("/noexec.sh", nil); code != http.StatusInternalServerError {
+		t.Errorf("a script that cannot be executed: status %d, want 500", code)
+	}
 	serve := func(i int) {
 		var body io.Reader
 		if i%2 == 0 {
@@ -412,6 +418,9 @@ func TestNoFDLeak(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 	srv.CloseClientConnections()
+	// No garbage collection from here: an *os.File dropped without Close
+	// would be closed by its finalizer and hide the leak.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	before := proctest.FDs(os.Getpid())
 	for i := range 70 {
 		serve(i)
