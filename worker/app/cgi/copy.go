@@ -9,6 +9,9 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const copyBufSize = 32 << 10
@@ -44,14 +47,17 @@ type copyResult struct {
 // flushed and complete is called (the client may hang up from then on
 // without the run being cut short), while stdout is still read to its end.
 //
-// The response is flushed whenever stdout has nothing more to read at the
-// moment, so a script that streams is streamed, while a script that has
-// already exited when its output is read gets one write, and net/http can
-// give its response a Content-Length.
-func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard, chunked bool, limit int64, complete func()) copyResult {
+// The response is flushed when stdout stays empty for delay (flushDelay),
+// so a script that streams is streamed (each pause delivers what came
+// before it), while a script that ends within delay of its last write gets
+// one write: net/http can give its response a Content-Length, and over
+// FastCGI the body, the end of the stream and END_REQUEST leave together,
+// which wakes the web server once rather than twice.
+func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard, chunked bool, limit int64, delay time.Duration, complete func()) copyResult {
 	var res copyResult
 	rc := http.NewResponseController(w)
-	full := false // the declared Content-Length has been written
+	full := false      // the declared Content-Length has been written
+	unflushed := false // written since the last flush
 	var flush func() bool
 	write := func(b []byte) bool {
 		switch {
@@ -65,6 +71,7 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 			res.overflow = true
 		}
 		limit -= int64(len(b))
+		unflushed = true
 		if _, err := w.Write(b); err != nil {
 			res.werr = err
 			return false
@@ -81,6 +88,7 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 		if discard || full {
 			return true
 		}
+		unflushed = false
 		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			res.werr = err
 			return false
@@ -123,7 +131,7 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 	for {
 		n, wouldBlock, err := readNow(stdout, buf)
 		if wouldBlock {
-			if !flush() {
+			if unflushed && !waitReadable(stdout, delay) && !flush() {
 				return res
 			}
 			n, err = stdout.Read(buf)
@@ -139,6 +147,29 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 			return res
 		}
 	}
+}
+
+// flushDelay is how long stdout may stay empty before what the script wrote
+// is flushed to the client. Most scripts exit within it of their last
+// write (a shell script in tens of microseconds).
+const flushDelay = time.Millisecond
+
+// waitReadable waits up to d for f (a pipe) to have something to read, or
+// to be at its end, and reports whether it has. It blocks its thread in
+// ppoll rather than set a read deadline, which belongs to proc.kill.
+func waitReadable(f *os.File, d time.Duration) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	_ = rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		ts := unix.NsecToTimespec(int64(d))
+		n, err := unix.Ppoll(fds, &ts, nil) // EINTR: flush now
+		ready = err == nil && n > 0
+	})
+	return ready
 }
 
 // readNow reads what f (a pipe) holds now, without waiting: wouldBlock is

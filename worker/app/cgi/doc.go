@@ -85,8 +85,10 @@
 // valid Content-Length is kept: a shorter body makes net/http close the
 // connection, a longer one is cut at the declared length and logged. The
 // body of a HEAD, 204 or 304 response is read and dropped. Output is
-// flushed to the client whenever the script has nothing more written at the
-// moment, so streaming scripts stream.
+// flushed to the client whenever the script has written nothing more for a
+// millisecond, so streaming scripts stream, while a script that exits
+// within that time of its last write has its response sent in one piece
+// (with a Content-Length where the protocol gives one).
 //
 // nph- scripts: see relayNPH. Over HTTP their output goes out unmodified on
 // the hijacked connection, which is closed after it. Over FastCGI, SCGI and

@@ -165,7 +165,7 @@ func (h *Handler) relay(w http.ResponseWriter, c *call, p *proc) *call {
 	if cl != "" && !chunked {
 		limit, _ = strconv.ParseInt(cl, 10, 64)
 	}
-	res := copyBody(w, br, p.stdout, discard, chunked, limit, p.outputComplete)
+	res := copyBody(w, br, p.stdout, discard, chunked, limit, flushDelay, p.outputComplete)
 	why := p.reason() // a kill can make the output end as if it were complete
 	switch {
 	case res.werr != nil:
