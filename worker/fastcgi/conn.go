@@ -42,7 +42,7 @@ var errClosing = errors.New("fastcgi: connection closing")
 // conn is one web server connection. A single goroutine (serve) reads and
 // dispatches records; each request's handler runs in its own goroutine;
 // writes from all of them are serialized by wmu, one record (or one
-// response tail) at a time.
+// response tail) at a time. Where both are held (end), wmu is taken first.
 type conn struct {
 	srv  *Server
 	cfg  *settings
@@ -396,16 +396,33 @@ func (c *conn) setIdleDeadline() {
 // CloseWrite (not a TCP or Unix socket) the connection is closed at once.
 func (c *conn) startClose() {
 	c.wmu.Lock()
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if ok && c.werr == nil {
-		c.werr = errClosing
-		ok = cw.CloseWrite() == nil
-	}
+	ok := c.closeWriteLocked()
 	c.wmu.Unlock()
-	if ok && c.nc.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+	if ok {
+		c.linger()
 		return
 	}
 	c.kill()
+}
+
+// closeWriteLocked shuts down our side for writing and reports whether it
+// did; nothing is written after it. The caller holds wmu.
+func (c *conn) closeWriteLocked() bool {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || c.werr != nil {
+		return false
+	}
+	c.werr = errClosing
+	return cw.CloseWrite() == nil
+}
+
+// linger lets the read loop discard what the peer still sends after our
+// side was shut down, until it closes too or lingerTimeout passes; the
+// connection is closed at once if the deadline cannot be set.
+func (c *conn) linger() {
+	if c.nc.SetReadDeadline(time.Now().Add(lingerTimeout)) != nil {
+		c.kill()
+	}
 }
 
 // beginShutdown starts the connection's drain: requests keep being served,

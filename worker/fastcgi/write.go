@@ -197,8 +197,6 @@ func (c *conn) end(req *request, out []byte, aborted bool) bool {
 	c.wmu.Lock()
 	req.ended, req.aborted = true, aborted
 	_ = c.writeLocked(out, nil)
-	c.wmu.Unlock()
-
 	// Only now, with END_REQUEST written, does the request stop counting as
 	// active: the request whose answer makes the connection close is then
 	// always the last to write, so no other END_REQUEST can be cut off by
@@ -207,10 +205,17 @@ func (c *conn) end(req *request, out []byte, aborted bool) bool {
 	c.active--
 	closeNow := c.answeredLocked(req.keep)
 	c.mu.Unlock()
+	// The end of the stream follows END_REQUEST at once, so that the web
+	// server, which reads until it, most often finds both in one wake-up.
+	shut := closeNow && c.closeWriteLocked()
+	c.wmu.Unlock()
 
-	if closeNow {
-		c.startClose()
-	} else {
+	switch {
+	case shut:
+		c.linger()
+	case closeNow:
+		c.kill()
+	default:
 		c.setIdleDeadline()
 	}
 	return true
