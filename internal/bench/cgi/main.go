@@ -86,6 +86,10 @@ func main() {
 	if o.fcgiwrapProcs <= 0 {
 		o.fcgiwrapProcs = o.conns
 	}
+	if err := benchkit.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, o, os.Stdout))

@@ -53,6 +53,10 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if err := benchkit.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	os.Exit(run(*duration))
 }
 

@@ -60,6 +60,10 @@ func main() {
 	flag.StringVar(&o.only, "rows", "", "regular expression: run only the rows it matches")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs and logs)")
 	flag.Parse()
+	if err := benchkit.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, o, os.Stdout))

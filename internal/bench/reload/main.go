@@ -75,6 +75,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: reload [-duration ≥2s] [-connections N≥1] [-method POST|GET] [-timeout D] [-workers N≥1] [-arbiter BIN] [-scenarios a,b] [-hup N] [-ttin-ttou N] [-usr2 N] [-keep]")
 		os.Exit(2)
 	}
+	if err := benchkit.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, o, os.Stdout))

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/arbiter-dev/arbiter/internal/fds"
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
@@ -204,7 +205,7 @@ func New(c Config) (*Handler, error) {
 	if !hasPath {
 		h.baseEnv = append(h.baseEnv, "PATH="+DefaultPath)
 	}
-	if err := closeOnExecAll(); err != nil {
+	if err := fds.CloseOnExecAll(); err != nil {
 		return nil, fmt.Errorf("cgi: %w", err)
 	}
 	dn, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
