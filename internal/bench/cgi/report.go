@@ -17,6 +17,7 @@ const target = 1.2
 const (
 	rowFcgiwrap = "fcgiwrap"
 	rowArbiter  = "arbiter"
+	rowMinimal  = "minimal Go gateway"
 	rowBare     = "bare fork+exec (Go)"
 )
 
@@ -93,17 +94,29 @@ func printRounds(w io.Writer, rows []*row) {
 		}
 		fmt.Fprintf(w, "  %-20s c%-3d %s\n", r.name, r.conc, strings.Join(parts, "  "))
 	}
-	for _, conc := range []int{0, 1} {
-		if ratios := roundRatios(rows, conc); len(ratios) > 0 {
+	for _, p := range []struct {
+		name string
+		conc int
+	}{{rowArbiter, 0}, {rowArbiter, 1}, {rowMinimal, 0}} {
+		c := rowConc(rows, p.conc)
+		if ratios := roundRatios(rows, p.name, c); len(ratios) > 0 {
 			var parts []string
 			for _, q := range ratios {
 				parts = append(parts, fmt.Sprintf("%.2f", q))
 			}
 			sorted := slices.Clone(ratios)
 			slices.Sort(sorted)
-			fmt.Fprintf(w, "  arbiter / fcgiwrap   c%-3d %s  (median %.2f)\n", rowConc(rows, conc), strings.Join(parts, "  "), sorted[(len(sorted)-1)/2])
+			fmt.Fprintf(w, "  %-20s c%-3d %s  (median %.2f)\n", shortName(p.name)+" / fcgiwrap", c, strings.Join(parts, "  "), sorted[(len(sorted)-1)/2])
 		}
 	}
+}
+
+// shortName is a row's name as the per-round ratios show it.
+func shortName(name string) string {
+	if name == rowMinimal {
+		return "minimal"
+	}
+	return name
 }
 
 // rowConc is the concurrency of the arbiter row: conc when it is 1, the
@@ -117,12 +130,11 @@ func rowConc(rows []*row, conc int) int {
 	return conc
 }
 
-// roundRatios pairs the arbiter and fcgiwrap runs of each round (measured
-// one after the other) and returns arbiter/fcgiwrap req/s per round, at
-// concurrency 1 when conc is 1, else at the concurrent rows'.
-func roundRatios(rows []*row, conc int) []float64 {
-	c := rowConc(rows, conc)
-	a, f := find(rows, rowArbiter, c), find(rows, rowFcgiwrap, c)
+// roundRatios pairs the runs of row name and of fcgiwrap at concurrency c
+// round by round (measured close together) and returns name/fcgiwrap
+// req/s per round.
+func roundRatios(rows []*row, name string, c int) []float64 {
+	a, f := find(rows, name, c), find(rows, rowFcgiwrap, c)
 	if a == nil || f == nil {
 		return nil
 	}
@@ -158,6 +170,10 @@ func printSummary(w io.Writer, rows []*row, conc int) {
 		fmt.Fprintf(w, "arbiter / fcgiwrap req/s at concurrency %d: n/a (a row failed or had errors); target >= %.1f\n", conc, target)
 	} else {
 		fmt.Fprintf(w, "arbiter / fcgiwrap req/s at concurrency %d: %.2f; target >= %.1f: %s\n", conc, ratio, target, word)
+	}
+	if m, f := find(rows, rowMinimal, conc), find(rows, rowFcgiwrap, conc); m.ok() && f.ok() {
+		fmt.Fprintf(w, "minimal Go gateway / fcgiwrap req/s at concurrency %d: %.2f (the most a Go gateway shows on this machine)\n",
+			conc, m.res.ReqPerSec/f.res.ReqPerSec)
 	}
 
 	fmt.Fprintf(w, "\nspawn cost per request, concurrency 1 (mean time per request = 1/(req/s)):\n")

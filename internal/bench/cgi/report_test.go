@@ -44,6 +44,7 @@ func TestPrintTableAndSummary(t *testing.T) {
 		{name: rowArbiter, conc: 1, res: res(500, 0)},      // 2 ms
 		{name: rowBare, conc: 1, res: res(1000, 0)},        // 1 ms
 		{name: rowBare, conc: 16, err: errors.New("x\ny")}, // shown as failed, first line only
+		{name: rowMinimal, conc: 16, res: res(700, 0)},
 	}
 	var buf bytes.Buffer
 	printTable(&buf, rows)
@@ -54,6 +55,7 @@ func TestPrintTableAndSummary(t *testing.T) {
 		"650.0",
 		"1.00ms", "3.00ms", "450µs",
 		"at concurrency 16: 1.30; target >= 1.2: PASS",
+		"minimal Go gateway / fcgiwrap req/s at concurrency 16: 1.40",
 		"arbiter                2.00ms",
 		"fcgiwrap               4.00ms",
 		"bare fork+exec (Go)    1.00ms",
@@ -131,10 +133,12 @@ func TestPick(t *testing.T) {
 		{name: rowArbiter, conc: 16, runs: []result{res(1300, 0), res(2200, 0), res(1150, 0)}},
 		{name: rowFcgiwrap, conc: 1, runs: []result{res(100, 0)}},
 		{name: rowArbiter, conc: 1, runs: []result{res(105, 0)}},
+		{name: rowMinimal, conc: 16, runs: []result{res(1400, 0), res(2400, 0), res(1250, 0)}},
 	})
 	for _, want := range []string{
 		"arbiter / fcgiwrap   c16  1.30  1.10  1.15  (median 1.15)",
 		"arbiter / fcgiwrap   c1   1.05  (median 1.05)",
+		"minimal / fcgiwrap   c16  1.40  1.20  1.25  (median 1.25)",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("printRounds: no %q in\n%s", want, buf.String())

@@ -16,7 +16,8 @@ import (
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 )
 
-// bench is the running set-up: the script, arbiter, fcgiwrap and nginx.
+// bench is the running set-up: the script, arbiter, fcgiwrap, the minimal
+// Go gateway and nginx.
 type bench struct {
 	dir        string
 	keep       bool
@@ -24,11 +25,13 @@ type bench struct {
 	arbiterBin string
 	arbiter    *server
 	fcgiwrap   *server
+	minimal    *server
 	ng         *nginxtest.Nginx
 }
 
 // setUp writes the script and the configurations into a temporary
-// directory and starts arbiter, fcgiwrap and nginx. On error the returned
+// directory, builds mingateway, and starts arbiter, fcgiwrap, mingateway
+// and nginx. On error the returned
 // bench (if not nil) holds what was started, for tearDown.
 func setUp(ctx context.Context, o options, fcgiwrapBin string) (*bench, error) {
 	dir, err := os.MkdirTemp("", "arbiter-bench-cgi-")
@@ -87,10 +90,24 @@ root = %q
 		return b, err
 	}
 
-	// The same location for both, as docs/cgi.md sets up fcgiwrap: the
+	root, err := benchkit.ModuleRoot()
+	if err != nil {
+		return b, err
+	}
+	minBin, err := benchkit.GoBuild(ctx, root, dir, "./internal/bench/cgi/mingateway")
+	if err != nil {
+		return b, err
+	}
+	minSock := filepath.Join(run, "mingateway.sock")
+	if b.minimal, err = startServer("mingateway", minBin, []string{minSock},
+		filepath.Join(dir, "mingateway.log"), minSock); err != nil {
+		return b, err
+	}
+
+	// The same location for each, as docs/cgi.md sets up fcgiwrap: the
 	// script's path split off the URI, SCRIPT_FILENAME under the site.
 	var server strings.Builder
-	for _, s := range []struct{ name, sock string }{{"arbiter", arbSock}, {"fcgiwrap", fwSock}} {
+	for _, s := range []struct{ name, sock string }{{"arbiter", arbSock}, {"fcgiwrap", fwSock}, {"mingateway", minSock}} {
 		fmt.Fprintf(&server, `location /%[1]s/cgi-bin/ {
     include /etc/nginx/fastcgi_params;
     fastcgi_split_path_info ^/%[1]s(/cgi-bin/.+?\.sh)(/.*)?$;
@@ -116,8 +133,11 @@ root = %q
 // the process group of the server the row names.
 func (b *bench) check(r *row) error {
 	want := b.arbiter.pgid()
-	if r.name == rowFcgiwrap {
+	switch r.name {
+	case rowFcgiwrap:
 		want = b.fcgiwrap.pgid()
+	case rowMinimal:
+		want = b.minimal.pgid()
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
 	for i := range 20 {
@@ -143,8 +163,8 @@ func (b *bench) check(r *row) error {
 	return nil
 }
 
-// tearDown stops nginx, arbiter (SIGTERM to its master) and fcgiwrap
-// (SIGTERM to its process group), then removes the directory unless kept.
+// tearDown stops nginx, arbiter (SIGTERM to its master), fcgiwrap and
+// mingateway (SIGTERM to their process groups), then removes the directory unless kept.
 func (b *bench) tearDown() {
 	if b.ng != nil {
 		if err := b.ng.Stop(10 * time.Second); err != nil {
@@ -153,6 +173,9 @@ func (b *bench) tearDown() {
 	}
 	if b.fcgiwrap != nil {
 		b.fcgiwrap.stop(syscall.SIGTERM, true)
+	}
+	if b.minimal != nil {
+		b.minimal.stop(syscall.SIGTERM, true)
 	}
 	if b.arbiter != nil {
 		b.arbiter.stop(syscall.SIGTERM, false)
