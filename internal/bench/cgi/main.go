@@ -142,7 +142,7 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	fmt.Fprintln(out, ")")
 	fmt.Fprintf(out, "  concurrency %d: wrk -t%d -c%d --latency; concurrency 1: wrk -t1 -c1 --latency\n", o.conns, o.threads, o.conns)
 	fmt.Fprintf(out, "  minimal Go gateway: internal/bench/cgi/mingateway, one process: FastCGI in, the script run as arbiter runs it, stdout passed through unparsed;\n"+
-		"    no limits, checks or logs. What arbiter costs beyond it is arbiter's own work; its ratio to fcgiwrap is the most a Go gateway shows here\n")
+		"    no limits, checks or logs. What arbiter costs beyond it is arbiter's own work; its ratio to fcgiwrap is about the most a Go gateway reaches here\n")
 	fmt.Fprintf(out, "  bare fork+exec: this Go process runs the script with os/exec (clone(CLONE_VFORK) + execve, stdout through a pipe, wait4), no nginx, no FastCGI\n\n")
 
 	rows := []*row{

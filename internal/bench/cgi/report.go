@@ -172,7 +172,7 @@ func printSummary(w io.Writer, rows []*row, conc int) {
 		fmt.Fprintf(w, "arbiter / fcgiwrap req/s at concurrency %d: %.2f; target >= %.1f: %s\n", conc, ratio, target, word)
 	}
 	if m, f := find(rows, rowMinimal, conc), find(rows, rowFcgiwrap, conc); m.ok() && f.ok() {
-		fmt.Fprintf(w, "minimal Go gateway / fcgiwrap req/s at concurrency %d: %.2f (the most a Go gateway shows on this machine)\n",
+		fmt.Fprintf(w, "minimal Go gateway / fcgiwrap req/s at concurrency %d: %.2f (a Go gateway that only spawns the script: about the most a Go gateway reaches here)\n",
 			conc, m.res.ReqPerSec/f.res.ReqPerSec)
 	}
 

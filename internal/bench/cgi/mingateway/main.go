@@ -40,12 +40,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: mingateway SOCKET")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "mingateway:", err)
-		os.Exit(1)
-	}
+	fmt.Fprintln(os.Stderr, "mingateway:", run(os.Args[1]))
+	os.Exit(1)
 }
 
+// run serves on the unix socket path until accepting fails.
 func run(path string) error {
 	devNull, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
