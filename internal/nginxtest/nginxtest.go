@@ -113,7 +113,7 @@ func Launch(dir string, cfg Config) (*Nginx, error) {
 var errAddrInUse = errors.New("address already in use")
 
 func launchOnce(bin, dir string, cfg Config) (*Nginx, error) {
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,9 @@ func indent(s, prefix string) string {
 	return b.String()
 }
 
-func freeAddr() (string, error) {
+// FreeAddr returns a loopback TCP address that was free a moment ago, for a
+// server to listen on; another process may take it first.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("free port: %w", err)

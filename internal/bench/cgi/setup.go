@@ -14,6 +14,7 @@ import (
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 // bench is the running set-up: the script, arbiter, fcgiwrap, the minimal
@@ -23,9 +24,9 @@ type bench struct {
 	keep       bool
 	script     string // absolute path of the script
 	arbiterBin string
-	arbiter    *server
-	fcgiwrap   *server
-	minimal    *server
+	arbiter    *benchkit.Server
+	fcgiwrap   *benchkit.Server
+	minimal    *benchkit.Server
 	ng         *nginxtest.Nginx
 }
 
@@ -78,15 +79,15 @@ root = %q
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return b, err
 	}
-	if b.arbiter, err = startServer("arbiter", b.arbiterBin, []string{"run", cfgPath},
-		filepath.Join(dir, "arbiter.log"), arbSock); err != nil {
+	if b.arbiter, err = benchkit.StartServer("arbiter", b.arbiterBin, []string{"run", cfgPath}, serverEnv(),
+		filepath.Join(dir, "arbiter.log"), "unix:"+arbSock); err != nil {
 		return b, err
 	}
 
 	fwSock := filepath.Join(run, "fcgiwrap.sock")
-	if b.fcgiwrap, err = startServer("fcgiwrap", fcgiwrapBin,
-		[]string{"-c", strconv.Itoa(o.fcgiwrapProcs), "-s", "unix:" + fwSock},
-		filepath.Join(dir, "fcgiwrap.log"), fwSock); err != nil {
+	if b.fcgiwrap, err = benchkit.StartServer("fcgiwrap", fcgiwrapBin,
+		[]string{"-c", strconv.Itoa(o.fcgiwrapProcs), "-s", "unix:" + fwSock}, serverEnv(),
+		filepath.Join(dir, "fcgiwrap.log"), "unix:"+fwSock); err != nil {
 		return b, err
 	}
 
@@ -99,8 +100,8 @@ root = %q
 		return b, err
 	}
 	minSock := filepath.Join(run, "mingateway.sock")
-	if b.minimal, err = startServer("mingateway", minBin, []string{minSock},
-		filepath.Join(dir, "mingateway.log"), minSock); err != nil {
+	if b.minimal, err = benchkit.StartServer("mingateway", minBin, []string{minSock}, serverEnv(),
+		filepath.Join(dir, "mingateway.log"), "unix:"+minSock); err != nil {
 		return b, err
 	}
 
@@ -132,12 +133,12 @@ root = %q
 // answer: 200, the script's line, and a script whose parent belongs to
 // the process group of the server the row names.
 func (b *bench) check(r *row) error {
-	want := b.arbiter.pgid()
+	want := b.arbiter.Pid()
 	switch r.name {
 	case rowFcgiwrap:
-		want = b.fcgiwrap.pgid()
+		want = b.fcgiwrap.Pid()
 	case rowMinimal:
-		want = b.minimal.pgid()
+		want = b.minimal.Pid()
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
 	for i := range 20 {
@@ -155,13 +156,17 @@ func (b *bench) check(r *row) error {
 		if !ok || err != nil {
 			return fmt.Errorf("check request %d: unexpected body %q", i, body)
 		}
-		if pg, err := pgrpOf(ppid); err != nil || pg != want {
-			return fmt.Errorf("check request %d: the script's parent %d is in process group %d (%v), not %s's %d",
-				i, ppid, pg, err, r.name, want)
+		if p, ok := procfs.Stat(ppid); !ok || p.PGRP != want {
+			return fmt.Errorf("check request %d: the script's parent %d (gone: %v) is not in %s's process group %d",
+				i, ppid, !ok, r.name, want)
 		}
 	}
 	return nil
 }
+
+// stopGrace is how long a gateway has to exit after SIGTERM before its
+// process group is killed.
+const stopGrace = 10 * time.Second
 
 // tearDown stops nginx, arbiter (SIGTERM to its master), fcgiwrap and
 // mingateway (SIGTERM to their process groups), then removes the directory unless kept.
@@ -172,13 +177,13 @@ func (b *bench) tearDown() {
 		}
 	}
 	if b.fcgiwrap != nil {
-		b.fcgiwrap.stop(syscall.SIGTERM, true)
+		b.fcgiwrap.Stop(syscall.SIGTERM, true, stopGrace)
 	}
 	if b.minimal != nil {
-		b.minimal.stop(syscall.SIGTERM, true)
+		b.minimal.Stop(syscall.SIGTERM, true, stopGrace)
 	}
 	if b.arbiter != nil {
-		b.arbiter.stop(syscall.SIGTERM, false)
+		b.arbiter.Stop(syscall.SIGTERM, false, stopGrace)
 	}
 	if !b.keep {
 		os.RemoveAll(b.dir)

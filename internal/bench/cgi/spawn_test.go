@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -62,33 +61,7 @@ func TestBareExec(t *testing.T) {
 	}
 }
 
-func TestPgrpOf(t *testing.T) {
-	pg, err := pgrpOf(os.Getpid())
-	if err != nil || pg != syscall.Getpgrp() {
-		t.Errorf("pgrpOf(self) = %d, %v; want %d", pg, err, syscall.Getpgrp())
-	}
-	if _, err := pgrpOf(-1); err == nil {
-		t.Error("pgrpOf(-1): no error")
-	}
-}
-
-func TestParseProcStat(t *testing.T) {
-	for _, tt := range []struct {
-		name, in string
-		want     time.Duration
-	}{
-		// user nice system idle iowait irq softirq steal guest guest_nice
-		{"busy", "cpu  100 2 30 5000 70 4 5 6 0 0\ncpu0 50 1 15 2500 35 2 2 3 0 0\n", 147 * clockTick},
-		{"no guest fields", "cpu  1 0 1 9 9 0 0 0\n", 2 * clockTick},
-		{"short", "cpu  1 2 3\n", 0},
-		{"not cpu", "intr 1 2 3 4 5 6 7 8 9\n", 0},
-		{"garbage", "cpu  a b c d e f g h i\n", 0},
-		{"empty", "", 0},
-	} {
-		if got := parseProcStat(tt.in); got != tt.want {
-			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
-		}
-	}
+func TestCPUPerRequest(t *testing.T) {
 	if machineCPU() <= 0 {
 		t.Error("machineCPU: nothing read from /proc/stat")
 	}

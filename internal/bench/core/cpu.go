@@ -8,16 +8,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 // The benchmark shares the machine with whatever else runs on it. To tell
 // a real difference from a neighbour's load, each measurement also records
 // how much of the CPUs went to processes other than the server under test,
 // wrk and the benchmark itself.
-
-// userHZ is the unit of the times in /proc/stat and /proc/<pid>/stat
-// (USER_HZ, 100 on every Linux architecture Go supports).
-const userHZ = 100
 
 // cpuSnap is a point-in-time reading of CPU time counters.
 type cpuSnap struct {
@@ -30,12 +28,9 @@ type cpuSnap struct {
 // takeSnap reads the counters; pids are the server's processes. A pid
 // that has gone away counts as zero.
 func takeSnap(pids []int) (cpuSnap, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
-	}
 	s := cpuSnap{at: time.Now()}
-	if s.busy, s.total, err = parseProcStat(string(b)); err != nil {
+	var err error
+	if s.busy, s.total, err = procfs.CPU(); err != nil {
 		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
 	}
 	for _, pid := range pids {
@@ -72,7 +67,7 @@ func otherShare(a, b cpuSnap) float64 {
 	if total <= 0 {
 		return 0
 	}
-	tick := time.Second / userHZ
+	tick := procfs.Tick
 	ours := time.Duration(b.servers-a.servers)*tick + (b.self - a.self) + (b.kids - a.kids)
 	other := time.Duration(b.busy-a.busy)*tick - ours
 	return max(0, float64(other)/float64(time.Duration(total)*tick))
@@ -85,28 +80,7 @@ func serverCores(a, b cpuSnap) float64 {
 	if wall <= 0 {
 		return 0
 	}
-	return float64(time.Duration(b.servers-a.servers)*(time.Second/userHZ)) / float64(wall)
-}
-
-// parseProcStat returns the busy and total ticks of the aggregate "cpu"
-// line of /proc/stat: user nice system idle iowait irq softirq steal (and
-// guest times, already counted in user and nice, which are ignored).
-func parseProcStat(stat string) (busy, total int64, err error) {
-	line, _, _ := strings.Cut(stat, "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, errors.New(`/proc/stat: no aggregate "cpu" line with 8 counters`)
-	}
-	var v [8]int64
-	for i := range v {
-		n, err := strconv.ParseInt(f[i+1], 10, 64)
-		if err != nil || n < 0 || n > 1<<56 {
-			return 0, 0, fmt.Errorf("/proc/stat: bad counter %q", f[i+1])
-		}
-		v[i] = n
-	}
-	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return busy, busy + v[3] + v[4], nil
+	return float64(time.Duration(b.servers-a.servers)*procfs.Tick) / float64(wall)
 }
 
 // parsePidStat returns utime + stime, in ticks, from /proc/<pid>/stat. The

@@ -138,8 +138,8 @@ type bench struct {
 	dir        string
 	keep       bool
 	arbiterBin string
-	arbiter    *proc
-	baseline   *proc
+	arbiter    *benchkit.Server
+	baseline   *benchkit.Server
 	basePID    int
 	ng         *nginxtest.Nginx
 	rows       []*row
@@ -170,7 +170,7 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "workers = %d\n[log]\nlevel = \"warn\"\n", o.workers)
 	for _, p := range []string{"fastcgi", "scgi", "uwsgi", "http"} {
-		if addrs[p], err = freeAddr(); err != nil {
+		if addrs[p], err = nginxtest.FreeAddr(); err != nil {
 			return b, err
 		}
 		fmt.Fprintf(&cfg, "[[listen]]\naddress = %q\nprotocol = %q\n", addrs[p], p)
@@ -180,17 +180,17 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 		return b, err
 	}
 	ready := []string{addrs["fastcgi"], addrs["scgi"], addrs["uwsgi"], addrs["http"]}
-	if b.arbiter, err = startProc("arbiter", b.arbiterBin, []string{"run", cfgPath}, filepath.Join(dir, "arbiter.log"), ready...); err != nil {
+	if b.arbiter, err = benchkit.StartServer("arbiter", b.arbiterBin, []string{"run", cfgPath}, nil, filepath.Join(dir, "arbiter.log"), ready...); err != nil {
 		return b, err
 	}
-	baseAddr, err := freeAddr()
+	baseAddr, err := nginxtest.FreeAddr()
 	if err != nil {
 		return b, err
 	}
-	if b.baseline, err = startProc("fcgibaseline", baseBin, []string{"-addr", baseAddr}, filepath.Join(dir, "fcgibaseline.log"), baseAddr); err != nil {
+	if b.baseline, err = benchkit.StartServer("fcgibaseline", baseBin, []string{"-addr", baseAddr}, nil, filepath.Join(dir, "fcgibaseline.log"), baseAddr); err != nil {
 		return b, err
 	}
-	b.basePID = b.baseline.cmd.Process.Pid
+	b.basePID = b.baseline.Pid()
 
 	b.rows = benchRows()
 	var httpBlock, server strings.Builder
@@ -281,10 +281,10 @@ func (b *bench) tearDown() {
 		}
 	}
 	if b.baseline != nil {
-		b.baseline.stop()
+		b.baseline.Stop(syscall.SIGTERM, false, 15*time.Second)
 	}
 	if b.arbiter != nil {
-		b.arbiter.stop()
+		b.arbiter.Stop(syscall.SIGTERM, false, 15*time.Second)
 	}
 	if !b.keep {
 		os.RemoveAll(b.dir)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
@@ -86,7 +86,7 @@ func startArbiter(bin, dir string, workers int, addr, protocol string) (*arbiter
 		a.stop()
 		return nil, fmt.Errorf("arbiter: no \"generation ready\" within 30 s; log:\n%s", tailLines(a.log.snapshot(), 20))
 	}
-	if err := waitAccepting(addr, 10*time.Second); err != nil {
+	if err := benchkit.WaitAccepting(addr, 10*time.Second, nil); err != nil {
 		a.stop()
 		return nil, err
 	}
@@ -277,22 +277,6 @@ func groupLeft(pgid int, timeout time.Duration) []int {
 		left := procfs.Group(pgid)
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitAccepting waits until addr accepts a TCP connection.
-func waitAccepting(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting after %v: %w", addr, timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,7 +101,7 @@ type arbiterTarget struct {
 func (t *arbiterTarget) addr() string { return t.listen }
 
 func startArbiterHTTP(e *env, dir string) (target, error) {
-	addr, err := freeAddr()
+	addr, err := nginxtest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +188,7 @@ func startArbiterNginx(e *env, dir string) (target, error) {
 	if _, err := nginxtest.Binary(); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := nginxtest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +235,7 @@ func startGunicornTarget(e *env, dir string) (target, error) {
 	if e.gunicorn == "" {
 		return nil, fmt.Errorf("%s", gunicornMissing)
 	}
-	addr, err := freeAddr()
+	addr, err := nginxtest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -433,13 +432,4 @@ func loadAverage() float64 {
 	}
 	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
 	return f
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -1,0 +1,47 @@
+package procfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tick is the unit of the CPU times in /proc/stat and /proc/PID/stat
+// (USER_HZ, 100 on every Linux architecture Go supports).
+const Tick = 10 * time.Millisecond
+
+// CPU returns the ticks all CPUs have spent busy and in all since boot,
+// from /proc/stat (see ParseCPU). Deltas of busy cover every process and
+// the kernel.
+func CPU() (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return ParseCPU(string(b))
+}
+
+// ParseCPU returns the busy and total ticks of the aggregate "cpu" line of
+// /proc/stat's text: busy is user, nice, system, irq, softirq and steal;
+// total adds idle and iowait (the guest times, already counted in user and
+// nice, are ignored).
+func ParseCPU(stat string) (busy, total int64, err error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, errors.New(`/proc/stat: no aggregate "cpu" line with 8 counters`)
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil || n < 0 || n > 1<<56 {
+			return 0, 0, fmt.Errorf("/proc/stat: bad counter %q", f[i+1])
+		}
+		v[i] = n
+	}
+	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return busy, busy + v[3] + v[4], nil
+}
