@@ -15,6 +15,19 @@ import (
 
 // installBinary copies src to dst atomically (write a temporary file, then
 // rename over dst), the way a deploy replaces a running binary.
+// startVersion1 installs version "1" of the hello binary as f.dir/app and
+// runs it with upgradeConfig until its first generation is ready. USR2
+// re-executes that path, so a test upgrades by installing over it.
+func startVersion1(t *testing.T) (*fixture, string) {
+	t.Helper()
+	f := newFixture(t, upgradeConfig)
+	bin := filepath.Join(f.dir, "app")
+	installBinary(t, helloBuild(t, "1"), bin)
+	f.srv = proctest.Start(t, bin, []string{"run", f.cfg})
+	f.srv.WaitMsg(0, 30*time.Second, "generation ready")
+	return f, bin
+}
+
 func installBinary(t *testing.T, src, dst string) {
 	t.Helper()
 	in, err := os.Open(src)
@@ -63,11 +76,7 @@ address = "{{addr}}"
 // keep-alive clients run: no request fails, the replies switch to the new
 // version, the old master exits and the pidfile names the new one.
 func TestUSR2UpgradesToNewBinaryUnderLoad(t *testing.T) {
-	f := newFixture(t, upgradeConfig)
-	bin := filepath.Join(f.dir, "app")
-	installBinary(t, helloBuild(t, "1"), bin)
-	f.srv = proctest.Start(t, bin, []string{"run", f.cfg})
-	f.srv.WaitMsg(0, 30*time.Second, "generation ready")
+	f, bin := startVersion1(t)
 	oldMaster := f.srv.PID
 	l := startLoad(t, f.addr, 6)
 	l.waitOK(t, 300)
@@ -113,11 +122,7 @@ func TestUSR2UpgradesToNewBinaryUnderLoad(t *testing.T) {
 // A new binary that dies at boot leaves the old master serving, with its
 // pidfile, and the failure in the log.
 func TestUSR2RollsBackWhenNewBinaryFails(t *testing.T) {
-	f := newFixture(t, upgradeConfig)
-	bin := filepath.Join(f.dir, "app")
-	installBinary(t, helloBuild(t, "1"), bin)
-	f.srv = proctest.Start(t, bin, []string{"run", f.cfg})
-	f.srv.WaitMsg(0, 30*time.Second, "generation ready")
+	f, bin := startVersion1(t)
 	workers := f.waitWorkers(2, 10*time.Second)
 
 	broken := filepath.Join(f.dir, "broken")
@@ -147,12 +152,8 @@ func TestUSR2RollsBackWhenNewBinaryFails(t *testing.T) {
 // A second USR2 while the first hand-off runs is refused; HUP is refused
 // too, until the new master has taken over.
 func TestUSR2DuringUpgradeIsRefused(t *testing.T) {
-	f := newFixture(t, upgradeConfig)
-	bin := filepath.Join(f.dir, "app")
+	f, bin := startVersion1(t)
 	real := filepath.Join(f.dir, "app-v2")
-	installBinary(t, helloBuild(t, "1"), bin)
-	f.srv = proctest.Start(t, bin, []string{"run", f.cfg})
-	f.srv.WaitMsg(0, 30*time.Second, "generation ready")
 
 	// The new "binary" takes two seconds before it becomes the new master.
 	installBinary(t, helloBuild(t, "2"), real)

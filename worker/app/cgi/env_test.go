@@ -267,6 +267,16 @@ func nginxVars(root, uri string) map[string]string {
 	}
 }
 
+// refused is nginx's variables for "/x" with SCRIPT_FILENAME set to path(f),
+// for the SCRIPT_FILENAMEs that must not run.
+func refused(path func(f *fixture) string) func(f *fixture) map[string]string {
+	return func(f *fixture) map[string]string {
+		v := nginxVars("/", "/x")
+		v["SCRIPT_FILENAME"] = path(f)
+		return v
+	}
+}
+
 func TestMetaVariablesFrontEnd(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -344,48 +354,28 @@ func TestMetaVariablesFrontEnd(t *testing.T) {
 			want:   map[string]string{"SCRIPT_NAME": "/anything/here", "PATH_INFO": absent},
 		},
 		{
-			name: "SCRIPT_FILENAME outside the root",
-			vars: func(f *fixture) map[string]string {
-				v := nginxVars("/", "/x")
-				v["SCRIPT_FILENAME"] = "/bin/sh"
-				return v
-			},
+			name:   "SCRIPT_FILENAME outside the root",
+			vars:   refused(func(f *fixture) string { return "/bin/sh" }),
 			status: 404,
 		},
 		{
-			name: "SCRIPT_FILENAME escaping with ..",
-			vars: func(f *fixture) map[string]string {
-				v := nginxVars("/", "/x")
-				v["SCRIPT_FILENAME"] = f.root + "/../../bin/sh"
-				return v
-			},
+			name:   "SCRIPT_FILENAME escaping with ..",
+			vars:   refused(func(f *fixture) string { return f.root + "/../../bin/sh" }),
 			status: 404,
 		},
 		{
-			name: "SCRIPT_FILENAME in a sibling with the root as prefix",
-			vars: func(f *fixture) map[string]string {
-				v := nginxVars("/", "/x")
-				v["SCRIPT_FILENAME"] = f.root + "-evil/env.sh"
-				return v
-			},
+			name:   "SCRIPT_FILENAME in a sibling with the root as prefix",
+			vars:   refused(func(f *fixture) string { return f.root + "-evil/env.sh" }),
 			status: 404,
 		},
 		{
-			name: "SCRIPT_FILENAME relative",
-			vars: func(f *fixture) map[string]string {
-				v := nginxVars("/", "/x")
-				v["SCRIPT_FILENAME"] = "env.sh"
-				return v
-			},
+			name:   "SCRIPT_FILENAME relative",
+			vars:   refused(func(f *fixture) string { return "env.sh" }),
 			status: 404,
 		},
 		{
-			name: "SCRIPT_FILENAME with path info appended",
-			vars: func(f *fixture) map[string]string {
-				v := nginxVars("/", "/x")
-				v["SCRIPT_FILENAME"] = f.root + "/env.sh/extra"
-				return v
-			},
+			name:   "SCRIPT_FILENAME with path info appended",
+			vars:   refused(func(f *fixture) string { return f.root + "/env.sh/extra" }),
 			status: 404,
 		},
 	}
