@@ -1,12 +1,13 @@
 package cgi
 
 import (
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // Front-end variables that describe the request line or the script. A
@@ -104,13 +105,13 @@ func (h *Handler) env(c *call, t *target, bodyLen int64) []string {
 	} else {
 		def("REQUEST_SCHEME", "http")
 	}
-	name, port, addr := serverAddr(r, https)
+	name, port, addr := cgivars.ServerAddr(r, https)
 	def("SERVER_NAME", name)
 	def("SERVER_PORT", port)
 	if addr != "" {
 		def("SERVER_ADDR", addr)
 	}
-	raddr, rport := splitAddr(r.RemoteAddr)
+	raddr, rport := cgivars.SplitAddr(r.RemoteAddr)
 	def("REMOTE_ADDR", raddr)
 	if rport != "" {
 		def("REMOTE_PORT", rport)
@@ -138,103 +139,23 @@ func (h *Handler) env(c *call, t *target, bodyLen int64) []string {
 	return out
 }
 
-// headerVars adds an HTTP_* variable for each request header, as RFC 3875
-// §4.1.18 says: the name upper-cased with "-" mapped to "_", repeated
-// headers joined with ", " ("; " for Cookie). A header whose name has
-// anything but letters, digits and "-" is dropped, so that "X_Foo" cannot
-// pose as "X-Foo" (Apache's rule). Also dropped: Proxy (httpoxy),
-// Proxy-Authorization, Authorization unless PassAuthorization, and
-// Content-Length, Content-Type and Transfer-Encoding, which CONTENT_LENGTH
-// and CONTENT_TYPE replace. HTTP_HOST is the request's Host.
+// headerVars adds an HTTP_* variable for each request header
+// (cgivars.EachHeaderVar), less Proxy, Proxy-Authorization, Content-Length,
+// Content-Type and Transfer-Encoding (cgivars.DroppedHeaderVar), and
+// Authorization unless PassAuthorization.
 func (h *Handler) headerVars(m map[string]string, r *http.Request) {
-	if r.Host != "" && !strings.ContainsAny(r.Host, "\x00") {
-		m["HTTP_HOST"] = r.Host
-	}
-	for k, vv := range r.Header {
-		if len(vv) == 0 || !envHeaderName(k) {
-			continue
+	cgivars.EachHeaderVar(r, func(name, v string) {
+		if h.passHeader(name) {
+			m["HTTP_"+name] = v
 		}
-		name := strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
-		if name == "HOST" || !h.passHeader(name) {
-			continue
-		}
-		sep := ", "
-		if name == "COOKIE" {
-			sep = "; "
-		}
-		v := strings.Join(vv, sep)
-		if strings.IndexByte(v, 0) >= 0 {
-			continue
-		}
-		m["HTTP_"+name] = v
-	}
+	})
 }
 
 // passHeader reports whether the header whose variable name (without
 // HTTP_) is name may reach a script.
 func (h *Handler) passHeader(name string) bool {
-	switch name {
-	case "PROXY", "PROXY_AUTHORIZATION", "CONTENT_LENGTH", "CONTENT_TYPE", "TRANSFER_ENCODING":
-		return false
-	case "AUTHORIZATION":
+	if name == "AUTHORIZATION" {
 		return h.passAuth
 	}
-	return true
-}
-
-// envHeaderName reports whether a header name may become a variable:
-// letters, digits and "-" only.
-func envHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// serverAddr returns SERVER_NAME, SERVER_PORT and SERVER_ADDR: the name from
-// Host (without its port; an IPv6 address in brackets), else the local
-// address; the port the connection came in on, else Host's, else the
-// scheme's default; and the local IP address, "" on a unix socket.
-func serverAddr(r *http.Request, https bool) (name, port, addr string) {
-	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && la != nil {
-		if a, p, err := net.SplitHostPort(la.String()); err == nil {
-			addr, port = a, p
-		}
-	}
-	host, hport := r.Host, ""
-	if h, p, err := net.SplitHostPort(r.Host); err == nil {
-		host, hport = h, p
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host == "" {
-		host = addr
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" {
-		port = hport
-	}
-	if port == "" {
-		port = "80"
-		if https {
-			port = "443"
-		}
-	}
-	return host, port, addr
-}
-
-// splitAddr splits "ip:port"; anything else (a unix socket peer, "@") is
-// returned whole, without a port.
-func splitAddr(a string) (host, port string) {
-	if h, p, err := net.SplitHostPort(a); err == nil {
-		return h, p
-	}
-	return a, ""
+	return !cgivars.DroppedHeaderVar(name)
 }
