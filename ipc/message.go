@@ -14,8 +14,9 @@ import (
 // Version is the frame format version written by this build.
 const Version = 1
 
-// maxPayload bounds a frame's payload; real messages are a few hundred bytes.
-const maxPayload = 4000
+// maxPayload bounds a frame's payload: a few hundred bytes for most
+// messages; a heartbeat that lists 256 WSGI app processes stays under it.
+const maxPayload = 60000
 
 // Kind says what a message means.
 type Kind uint8
@@ -61,6 +62,19 @@ type Stats struct {
 	InFlight       int           `json:"in_flight"`        // requests being handled now
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
+	// Apps are the worker's app processes (WSGI), when it has any.
+	Apps []AppProcess `json:"apps,omitempty"`
+}
+
+// AppProcess is one app process of a worker (a WSGI app's Python process).
+type AppProcess struct {
+	PID        int     `json:"pid"`
+	State      string  `json:"state"` // starting, idle, busy, recycling, draining, killing
+	Busy       int     `json:"busy"`  // requests it is answering now
+	Threads    int     `json:"threads"`
+	Requests   uint64  `json:"requests"` // requests it answered
+	RSS        int64   `json:"rss"`      // bytes, sampled every second
+	AgeSeconds float64 `json:"age_seconds"`
 }
 
 // Message is one frame's content. Fields that do not belong to Kind are zero.

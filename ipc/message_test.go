@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,10 @@ func TestRoundTrip(t *testing.T) {
 	msgs := []Message{
 		{Kind: KindReady, Stats: Stats{RSS: 1 << 20}},
 		{Kind: KindHeartbeat, Stats: Stats{Requests: 42, InFlight: 3, OldestInFlight: 1500 * time.Millisecond, RSS: 9 << 20}},
+		{Kind: KindHeartbeat, Stats: Stats{Requests: 7, Apps: []AppProcess{
+			{PID: 100, State: "busy", Busy: 1, Threads: 2, Requests: 5, RSS: 30 << 20, AgeSeconds: 1.5},
+			{PID: 101, State: "idle", Threads: 2, Requests: 2, RSS: 31 << 20, AgeSeconds: 0.5},
+		}}},
 		{Kind: KindRecycle},
 		{Kind: KindStop, Graceful: true},
 		{Kind: KindStop},
@@ -34,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("message %d: got %+v, want %+v", i, got, want)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 // handler that is also an io.Closer is closed when the worker stops.
 func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, error) {
 	gl := &goApp{app: app}
-	root, err := buildOne(cfg.App, gl, log)
+	root, err := buildOne(cfg, cfg.App, "", gl, log)
 	if err != nil || len(cfg.Mounts) == 0 {
 		return root, err
 	}
@@ -28,7 +28,7 @@ func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, er
 		if a.Type == config.AppCGI && (a.Prefix == "" || a.Prefix == "/") {
 			a.Prefix = m.Path // SCRIPT_NAME starts with the mount's path
 		}
-		h, err := buildOne(a, gl, log.With().Str("mount", m.Path).Logger())
+		h, err := buildOne(cfg, a, m.Path, gl, log.With().Str("mount", m.Path).Logger())
 		if err != nil {
 			rt.Close()
 			return nil, fmt.Errorf("mount %s: %w", m.Path, err)
@@ -41,9 +41,11 @@ func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, er
 	return rt, nil
 }
 
-// buildOne builds one app.
-func buildOne(a config.App, gl *goApp, log zerolog.Logger) (http.Handler, error) {
+// buildOne builds one app, mounted at mount ("" for [app]).
+func buildOne(cfg *config.Config, a config.App, mount string, gl *goApp, log zerolog.Logger) (http.Handler, error) {
 	switch a.Type {
+	case config.AppWSGI:
+		return buildWSGI(cfg, a, mount, log.With().Str("app", "wsgi").Logger())
 	case config.AppCGI:
 		h, err := cgi.New(cgi.Config{
 			Script:            a.Script,

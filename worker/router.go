@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/arbiter-dev/arbiter/ipc"
 )
 
 // router sends a request to the [[mount]] whose path is the request's path
@@ -46,6 +48,17 @@ func (rt *router) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// AppProcesses lists the app processes of every app that has some (WSGI).
+func (rt *router) AppProcesses() []ipc.AppProcess {
+	var out []ipc.AppProcess
+	for _, h := range append([]http.Handler{rt.fallback}, handlersOf(rt.mounts)...) {
+		if a, ok := h.(appProcesses); ok {
+			out = append(out, a.AppProcesses()...)
+		}
+	}
+	return out
 }
 
 func handlersOf(ms []mounted) []http.Handler {

@@ -2,13 +2,11 @@ package worker
 
 import (
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/ipc"
 )
 
@@ -19,6 +17,7 @@ type tracker struct {
 	onLimit func()
 	fired   atomic.Bool
 	served  atomic.Uint64
+	apps    func() []ipc.AppProcess // the app processes, for stats; nil when there are none
 
 	mu       sync.Mutex
 	inFlight int
@@ -84,23 +83,9 @@ func (t *tracker) stats() ipc.Stats {
 	}
 	t.mu.Unlock()
 	s.Requests = t.served.Load()
-	s.RSS = rss()
+	s.RSS = procfs.RSS(0)
+	if t.apps != nil {
+		s.Apps = t.apps()
+	}
 	return s
-}
-
-// rss reads the resident set size from /proc/self/statm; 0 if unavailable.
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseInt(fields[1], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
 }

@@ -107,6 +107,9 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 			requestStop(stopRequest{graceful: true, why: "status pipe closed"})
 		}
 	})
+	if ap, ok := handler.(appProcesses); ok {
+		tr.apps = ap.AppProcesses
+	}
 	handler = access.wrap(handler)
 
 	listeners := make([]net.Listener, 0, len(boot.Listeners))

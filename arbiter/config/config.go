@@ -34,6 +34,7 @@ const (
 	AppStatic = "static" // a directory of files
 	AppGo     = "go"     // the http.Handler compiled into the binary (library mode)
 	AppCGI    = "cgi"    // CGI programs (RFC 3875): one script, or a directory of them
+	AppWSGI   = "wsgi"   // a Python WSGI app (PEP 3333) in app processes of each worker
 )
 
 // Config is the whole, validated configuration. Durations are already parsed.
@@ -124,6 +125,26 @@ type App struct {
 	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
 	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
 	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
+
+	// wsgi only (docs/wsgi.md). Workdir is also the app processes' working
+	// directory.
+	Module            string            `json:"module"`              // gunicorn's APP_MODULE: "pkg.module:callable"
+	Python            string            `json:"python"`              // the interpreter; absolute once validated
+	Virtualenv        string            `json:"virtualenv"`          // a virtualenv whose bin/python is the default interpreter
+	PythonPath        []string          `json:"pythonpath"`          // directories put first in sys.path
+	Env               map[string]string `json:"env"`                 // [app.env]: set in the app processes' environment
+	Processes         int               `json:"processes"`           // app processes per worker
+	Threads           int               `json:"threads"`             // requests at a time per app process
+	Preload           bool              `json:"preload"`             // import once, fork the processes from it
+	RequestTimeout    time.Duration     `json:"request_timeout"`     // a request's time in the app (504); 0 = none
+	MaxRequests       int               `json:"max_requests"`        // recycle an app process after this many requests; 0 = never
+	MaxRequestsJitter int               `json:"max_requests_jitter"` // plus up to this many
+	MaxMemory         int64             `json:"max_memory"`          // recycle an app process over this RSS (bytes); 0 = never
+	BufferSize        int64             `json:"buffer_size"`         // body bytes kept in memory per request and response
+	MaxBodySize       int64             `json:"max_body_size"`       // largest request body (413); 0 = no limit
+	TempDir           string            `json:"temp_dir"`            // where bodies over buffer_size go; "" = $TMPDIR
+
+	requestTimeoutSet bool // the file set request_timeout
 }
 
 // Mount is an app served under a URL path (uWSGI's mountpoints): the

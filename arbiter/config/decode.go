@@ -83,7 +83,7 @@ func listenSchema(l *Listen) schema {
 }
 
 func appSchema(a *App) schema {
-	return schema{
+	s := schema{
 		"type":               stringKey(&a.Type),
 		"root":               stringKey(&a.Root),
 		"index":              stringsKey(&a.Index),
@@ -98,6 +98,8 @@ func appSchema(a *App) schema {
 		"max_scripts":        intKey(&a.MaxScripts),
 		"max_scripts_wait":   durationKey(&a.MaxScriptsWait),
 	}
+	wsgiSchema(s, a)
+	return s
 }
 
 // walk decodes table m, found at path, against s. Keys are visited in sorted

@@ -109,7 +109,13 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		resolvePaths(c, base)
 	}
 
-	if !workersSet && o.Workers == 0 {
+	wsgi := usesWSGI(c)
+	if wsgi {
+		wsgiDefaults(c, getenv, r)
+	}
+	if !workersSet && o.Workers == 0 && wsgi {
+		c.Workers = 1
+	} else if !workersSet && o.Workers == 0 {
 		c.Workers = min(runtime.NumCPU(), maxWorkers)
 		if s := getenv(envWebConcurrency); s != "" {
 			n, err := strconv.Atoi(s)
@@ -201,15 +207,26 @@ func resolvePaths(c *Config, base string) {
 	if c.Log.AccessLog != "-" {
 		c.Log.AccessLog = resolve(base, c.Log.AccessLog)
 	}
-	c.App.Root = resolve(base, c.App.Root)
-	c.App.Script = resolve(base, c.App.Script)
-	c.App.Workdir = resolve(base, c.App.Workdir)
+	resolveApp(&c.App, base)
 	for i := range c.Mounts {
-		m := &c.Mounts[i].App
-		m.Root, m.Script, m.Workdir = resolve(base, m.Root), resolve(base, m.Script), resolve(base, m.Workdir)
+		resolveApp(&c.Mounts[i].App, base)
 	}
 	for i := range c.Listen {
 		c.Listen[i].Address = resolveAddress(base, c.Listen[i].Address)
+	}
+}
+
+// resolveApp makes an app's relative paths absolute against base. A WSGI
+// app's interpreter is resolved only when it is a path ("venv/bin/python"),
+// not a name looked up in PATH ("python3").
+func resolveApp(a *App, base string) {
+	a.Root, a.Script, a.Workdir = resolve(base, a.Root), resolve(base, a.Script), resolve(base, a.Workdir)
+	a.Virtualenv, a.TempDir = resolve(base, a.Virtualenv), resolve(base, a.TempDir)
+	if strings.Contains(a.Python, "/") {
+		a.Python = resolve(base, a.Python)
+	}
+	for i, p := range a.PythonPath {
+		a.PythonPath[i] = resolve(base, p)
 	}
 }
 

@@ -206,7 +206,7 @@ func TestParseProblems(t *testing.T) {
 			`app.toml:3:8: listen[0].mode: must be a file mode like 0o660 or "0660", got "rw"`}},
 		{"mode bool", "[[listen]]\naddress = \"unix:/tmp/x.sock\"\nmode = true", []string{
 			`app.toml:3:8: listen[0].mode: must be a file mode like 0o660 or "0660", got boolean true`}},
-		{"app type", "[app]\ntype = \"wsgi\"", []string{`app.toml:2:8: app.type: must be one of echo, static, go, cgi; got "wsgi"`}},
+		{"app type", "[app]\ntype = \"php\"", []string{`app.toml:2:8: app.type: must be one of echo, static, go, cgi, wsgi; got "php"`}},
 		{"static no root", "[app]\ntype = \"static\"", []string{`app.toml:1:2: app.root: required when the type is "static"`}},
 		{"static root file", "[app]\ntype = \"static\"\nroot = \"testdata/www/index.html\"", []string{
 			`app.toml:3:8: app.root: "` + filepath.Join(wd(t), "testdata/www/index.html") + `" is not a directory`}},

@@ -30,7 +30,7 @@ var (
 	logLevels  = []string{"trace", "debug", "info", "warn", "error"}
 	logFormats = []string{"auto", "json", "console"}
 	protocols  = []string{ProtoHTTP, ProtoFastCGI, ProtoSCGI, ProtoUWSGI}
-	appTypes   = []string{AppEcho, AppStatic, AppGo, AppCGI}
+	appTypes   = []string{AppEcho, AppStatic, AppGo, AppCGI, AppWSGI}
 )
 
 // reporter receives validate's findings. key is a dotted key path
@@ -131,6 +131,7 @@ func validateApp(a *App, key string, r reporter) {
 		}
 	}
 	validateCGI(a, key, r)
+	validateWSGI(a, key, r)
 }
 
 // checkAddress reports why addr is not a listen address arbiter accepts:

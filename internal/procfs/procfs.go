@@ -1,7 +1,7 @@
-// Package procfs reads what the tests and benchmarks need to know about
-// processes from Linux's /proc: state, parent and process group, and the
-// lists derived from them. It imports nothing from testing, so benchmark
-// programs use it too.
+// Package procfs reads what arbiter needs to know about processes from
+// Linux's /proc: state, parent and process group, the lists derived from
+// them, and memory. It imports nothing from testing, so the workers (RSS)
+// and the benchmark programs use it too.
 package procfs
 
 import (
@@ -88,4 +88,27 @@ func pids(match func(Proc) bool) []int {
 		}
 	}
 	return out
+}
+
+// RSS is the resident set size of pid in bytes, from /proc/PID/statm; 0
+// when the process is gone or the file cannot be read. pid 0 means this
+// process.
+func RSS(pid int) int64 {
+	name := "/proc/self/statm"
+	if pid != 0 {
+		name = "/proc/" + strconv.Itoa(pid) + "/statm"
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(fields[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }
