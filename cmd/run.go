@@ -166,9 +166,16 @@ func checkCommand(app worker.App) *cli.Command {
 			if name == "" {
 				name = "(defaults)"
 			}
+			notes, err := worker.CheckApps(cfg)
+			if err != nil {
+				return err
+			}
 			apps := "app " + cfg.App.Type
 			for _, m := range cfg.Mounts {
 				apps += ", " + m.Type + " at " + m.Path
+			}
+			for _, n := range notes {
+				apps += " (" + n + ")"
 			}
 			fmt.Fprintf(c.App.Writer, "%s: OK: %d workers, %s, %s\n", name, cfg.Workers, apps, strings.Join(ls, ", "))
 			return nil

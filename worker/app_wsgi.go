@@ -112,3 +112,42 @@ func wsgiEnv(environ []string, a config.App) []string {
 	}
 	return out
 }
+
+// CheckApps imports every WSGI app of cfg once, as its app processes would
+// ([app] and each [[mount]]), for arbiter check. It returns a note per app
+// ("python 3.11.2 imports myproject.wsgi:application"), and config.Errors
+// that place each failure at the app's module (or python) key.
+func CheckApps(cfg *config.Config) ([]string, error) {
+	apps := []config.App{cfg.App}
+	keys := []string{"app"}
+	for i, m := range cfg.Mounts {
+		apps = append(apps, m.App)
+		keys = append(keys, fmt.Sprintf("mount[%d]", i))
+	}
+	var notes []string
+	var problems config.Errors
+	for i, a := range apps {
+		if a.Type != config.AppWSGI {
+			continue
+		}
+		res, err := wsgi.Check(wsgi.Config{Module: a.Module, Python: a.Python, PythonPath: a.PythonPath,
+			Env: wsgiEnv(os.Environ(), a), Dir: wsgiDir(cfg, a), Threads: a.Threads})
+		var le *wsgi.AppLoadError
+		switch {
+		case errors.As(err, &le):
+			msg := fmt.Sprintf("cannot import %q: %s", a.Module, le.Exception)
+			if le.Traceback != "" {
+				msg += "\n" + le.Traceback
+			}
+			problems = append(problems, cfg.ProblemAt(keys[i]+".module", msg))
+		case err != nil:
+			problems = append(problems, cfg.ProblemAt(keys[i]+".python", err.Error()))
+		default:
+			notes = append(notes, fmt.Sprintf("python %s imports %s", res.Python, a.Module))
+		}
+	}
+	if len(problems) > 0 {
+		return notes, problems
+	}
+	return notes, nil
+}

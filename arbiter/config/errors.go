@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -70,4 +72,20 @@ func sortProblems(ps []Problem) {
 		}
 		return a.Col < b.Col
 	})
+}
+
+// ProblemAt is a problem with the value of key in the file c came from,
+// found after loading (by a check that needs more than the file, such as
+// importing a WSGI app): it carries the key's position when the file still
+// has it, else just the file.
+func (c *Config) ProblemAt(key, msg string) Problem {
+	p := Problem{File: c.Path, Key: key, Msg: msg}
+	if c.Path == "" {
+		return p
+	}
+	if data, err := os.ReadFile(c.Path); err == nil {
+		at := buildIndex(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))).valueAt(key)
+		p.Line, p.Col = at.line, at.col
+	}
+	return p
 }

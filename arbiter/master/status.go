@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arbiter-dev/arbiter/ipc"
 )
 
 // Snapshot is the fleet as the status server shows it. The loop publishes a
@@ -43,6 +45,9 @@ type WorkerStatus struct {
 	InFlight       int     `json:"in_flight"`
 	OldestInFlight float64 `json:"oldest_in_flight_seconds"`
 	RSS            int64   `json:"rss_bytes"`
+	// Apps are the worker's app processes (a WSGI app's), as of its last
+	// heartbeat.
+	Apps []ipc.AppProcess `json:"app_processes,omitempty"`
 }
 
 func (m *Master) publish() {
@@ -58,7 +63,7 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS}
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Apps: p.stats.Apps}
 		switch {
 		case p.retiring:
 			w.State = "retiring"
@@ -184,5 +189,47 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	p("Age of each worker's oldest request in flight.", "gauge", "arbiter_worker_oldest_request_seconds")
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
+	}
+	writeAppMetrics(w, s)
+}
+
+// writeAppMetrics describes the workers' app processes (WSGI), when there
+// are any.
+func writeAppMetrics(w http.ResponseWriter, s *Snapshot) {
+	var any bool
+	states := map[string]int{}
+	for _, wk := range s.Workers {
+		for _, a := range wk.Apps {
+			any = true
+			states[a.State]++
+		}
+	}
+	if !any {
+		return
+	}
+	p := func(help, typ, name string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	p("App processes by state.", "gauge", "arbiter_app_processes")
+	for _, st := range []string{"starting", "idle", "busy", "recycling", "draining", "killing"} {
+		fmt.Fprintf(w, "arbiter_app_processes{state=%q} %d\n", st, states[st])
+	}
+	p("Requests each app process is answering now.", "gauge", "arbiter_app_process_busy")
+	for _, wk := range s.Workers {
+		for _, a := range wk.Apps {
+			fmt.Fprintf(w, "arbiter_app_process_busy{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.Busy)
+		}
+	}
+	p("Requests each app process has answered.", "counter", "arbiter_app_process_requests_total")
+	for _, wk := range s.Workers {
+		for _, a := range wk.Apps {
+			fmt.Fprintf(w, "arbiter_app_process_requests_total{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.Requests)
+		}
+	}
+	p("Resident memory of each app process.", "gauge", "arbiter_app_process_rss_bytes")
+	for _, wk := range s.Workers {
+		for _, a := range wk.Apps {
+			fmt.Fprintf(w, "arbiter_app_process_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.RSS)
+		}
 	}
 }

@@ -485,10 +485,20 @@ def setup_path(cfg):
 
 
 def boot_error():
-    exc = sys.exc_info()[1]
+    """The exception that stopped the import, and its traceback without the
+    runner's and importlib's frames (empty when only those are left: the
+    module was not found at all)."""
+    exc_type, exc, tb = sys.exc_info()
+    frames = [f for f in traceback.extract_tb(tb)
+              if f.filename != __file__ and not f.filename.startswith("<frozen importlib")
+              and not f.filename.endswith(os.sep + os.path.join("importlib", "__init__.py"))]
+    text = ""
+    if frames:
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+        text += "".join(traceback.format_exception_only(exc_type, exc))
     return {
-        "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-        "traceback": "".join(traceback.format_exc()).rstrip(),
+        "error": "".join(traceback.format_exception_only(exc_type, exc)).strip(),
+        "traceback": text.rstrip(),
     }
 
 
