@@ -56,8 +56,9 @@ func wsgiSchema(s schema, a *App) {
 	s["temp_dir"] = stringKey(&a.TempDir)
 }
 
-// usesWSGI reports whether [app] or a [[mount]] is a WSGI app.
-func usesWSGI(c *Config) bool {
+// UsesWSGI reports whether [app] or a [[mount]] is a WSGI app: the workers
+// then run app processes.
+func (c *Config) UsesWSGI() bool {
 	if c.App.Type == AppWSGI {
 		return true
 	}

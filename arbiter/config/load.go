@@ -109,7 +109,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		resolvePaths(c, base)
 	}
 
-	wsgi := usesWSGI(c)
+	wsgi := c.UsesWSGI()
 	if wsgi {
 		wsgiDefaults(c, getenv, r)
 	}

@@ -16,12 +16,17 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestWorkerProcs(t *testing.T) {
-	tests := []struct{ cpus, workers, want int }{
-		{2, 2, 1}, {2, 1, 2}, {8, 2, 4}, {8, 3, 3}, {2, 5, 1}, {4, 0, 4}, {1, 1, 1},
+	tests := []struct {
+		cpus, workers int
+		apps          bool
+		want          int
+	}{
+		{2, 2, false, 1}, {2, 1, false, 2}, {8, 2, false, 4}, {8, 3, false, 3}, {2, 5, false, 1}, {4, 0, false, 4}, {1, 1, false, 1},
+		{2, 1, true, 1}, {8, 1, true, 4}, {1, 1, true, 1}, {16, 2, true, 4},
 	}
 	for _, tt := range tests {
-		if got := workerProcs(tt.cpus, tt.workers); got != tt.want {
-			t.Errorf("workerProcs(%d, %d) = %d, want %d", tt.cpus, tt.workers, got, tt.want)
+		if got := workerProcs(tt.cpus, tt.workers, tt.apps); got != tt.want {
+			t.Errorf("workerProcs(%d, %d, %v) = %d, want %d", tt.cpus, tt.workers, tt.apps, got, tt.want)
 		}
 	}
 }
