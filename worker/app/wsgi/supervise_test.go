@@ -202,12 +202,15 @@ func TestBootFailures(t *testing.T) {
 		module string
 		env    []string
 		want   string
+		// The traceback keeps only the app's own frames: none when the
+		// loader itself refused the spec.
+		wantTB string
 	}{
-		{"nosuchmodule", nil, "ModuleNotFoundError: No module named 'nosuchmodule'"},
-		{"conformance:nope", nil, "has no attribute 'nope'"},
-		{"conformance:ROUTES", nil, "is not callable"},
-		{"conformance", []string{"ARBITER_TEST_FAIL_IF=/"}, "RuntimeError: told to fail"},
-		{"conformance:create_app(", nil, "is not a name or a call"},
+		{"nosuchmodule", nil, "ModuleNotFoundError: No module named 'nosuchmodule'", ""},
+		{"conformance:nope", nil, "has no attribute 'nope'", ""},
+		{"conformance:ROUTES", nil, "is not callable", ""},
+		{"conformance", []string{"ARBITER_TEST_FAIL_IF=/"}, "RuntimeError: told to fail", "conformance.py"},
+		{"conformance:create_app(", nil, "is not a name or a call", ""},
 	} {
 		for _, preload := range []bool{false, true} {
 			lb := &logBuf{}
@@ -219,8 +222,14 @@ func TestBootFailures(t *testing.T) {
 				t.Errorf("%s (preload %v): err %v, want an AppLoadError", tc.module, preload, err)
 				continue
 			}
-			if !strings.Contains(le.Exception, tc.want) || !strings.Contains(le.Traceback, "Traceback") && !strings.Contains(le.Traceback, tc.want) {
-				t.Errorf("%s (preload %v): %q / %q, want %q", tc.module, preload, le.Exception, le.Traceback, tc.want)
+			if !strings.Contains(le.Exception, tc.want) {
+				t.Errorf("%s (preload %v): exception %q, want %q", tc.module, preload, le.Exception, tc.want)
+			}
+			if tc.wantTB == "" && le.Traceback != "" || !strings.Contains(le.Traceback, tc.wantTB) {
+				t.Errorf("%s (preload %v): traceback %q, want one naming %q", tc.module, preload, le.Traceback, tc.wantTB)
+			}
+			if strings.Contains(le.Traceback, "arbiter_wsgi") || strings.Contains(le.Traceback, "importlib") {
+				t.Errorf("%s (preload %v): traceback shows the runner's frames: %q", tc.module, preload, le.Traceback)
 			}
 			if after := procfs.Children(os.Getpid()); len(after) > len(before) {
 				t.Errorf("%s (preload %v): processes left: %v", tc.module, preload, after)
