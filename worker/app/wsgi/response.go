@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -163,6 +164,10 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			// a fresh one, and free the slot before writing to the client.
 			buf := rd.detach()
 			h.pool.release(s, false, "")
+			// A request waiting for the slot runs first and hands it to the
+			// process before this one writes to its client: the process does
+			// not idle for the length of that write.
+			runtime.Gosched()
 			code, err := h.setHeaders(w, p[4:4+hl], r, s)
 			if err == nil {
 				body := p[4+hl:]
