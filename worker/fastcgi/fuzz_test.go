@@ -144,7 +144,7 @@ func serveBytes(t *testing.T, in []byte) ([]byte, *testutil.Buffer) {
 	s.mu.Unlock()
 	fc := &fakeConn{in: in}
 	c := newConn(s, s.cfg, fc)
-	if !s.track(c) {
+	if _, ok := s.track(c); !ok {
 		t.Fatal("server stopped")
 	}
 	done := make(chan struct{})

@@ -90,8 +90,10 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
-	changed   chan struct{} // closed and replaced when a connection goes
+	changed   chan struct{} // closed and replaced when a connection or a Serve loop goes
+	serving   int           // Serve loops that have not returned
 	stopping  bool          // Shutdown or Close was called
+	killed    bool          // Close was called: no connection is served any more
 	stopped   chan struct{} // closed when stopping becomes true
 	slots     chan struct{} // MaxConns semaphore
 	cfg       *settings
@@ -159,6 +161,11 @@ func orDefault(v, d int) int {
 // non-temporary Accept error (temporary ones, such as running out of file
 // descriptors, are retried with a backoff of up to a second). l is closed
 // when Serve returns.
+//
+// A connection that Accept returns after Shutdown began (the accept raced
+// the listener's close) is served, as a draining one: its peer has sent, or
+// is sending, a request that no other worker will see, and closing the
+// connection unread would reset it under that request.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	s.initLocked()
@@ -168,11 +175,14 @@ func (s *Server) Serve(l net.Listener) error {
 		return http.ErrServerClosed
 	}
 	s.listeners[&l] = struct{}{}
+	s.serving++
 	cfg, slots, stopped := s.cfg, s.slots, s.stopped
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, &l)
+		s.serving--
+		s.changedLocked()
 		s.mu.Unlock()
 		_ = l.Close()
 	}()
@@ -207,12 +217,16 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		delay = 0
 		c := newConn(s, cfg, nc)
-		if !s.track(c) {
+		draining, ok := s.track(c)
+		if !ok {
 			_ = nc.Close()
 			if slots != nil {
 				<-slots
 			}
 			return http.ErrServerClosed
+		}
+		if draining {
+			c.beginShutdown()
 		}
 		go c.serve()
 	}
@@ -224,33 +238,42 @@ func (s *Server) isStopping() bool {
 	return s.stopping
 }
 
-func (s *Server) track(c *conn) bool {
+// track adds a connection Serve accepted, unless Close was called (ok
+// false); draining says Shutdown was, and the connection is to drain.
+func (s *Server) track(c *conn) (draining, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
-		return false
+	if s.killed {
+		return false, false
 	}
 	s.conns[c] = struct{}{}
-	return true
+	return s.stopping, true
 }
 
 // forget is called by a connection when it and its handlers are done.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changedLocked()
 	s.mu.Unlock()
 	if s.slots != nil {
 		<-s.slots
 	}
 }
 
-// stop closes the listeners and returns the connections.
-func (s *Server) stop() (conns []*conn, err error) {
+// changedLocked wakes Shutdown to count again. s.mu is held.
+func (s *Server) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// stop closes the listeners and returns the connections; kill (Close) also
+// makes Serve close what it still accepts.
+func (s *Server) stop(kill bool) (conns []*conn, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
+	s.killed = s.killed || kill
 	if !s.stopping {
 		s.stopping = true
 		close(s.stopped)
@@ -274,12 +297,13 @@ func (s *Server) stop() (conns []*conn, err error) {
 // ends; each closes once it has been idle for a second (or the idle
 // timeout, if shorter), or after END_REQUEST when the peer asked with
 // KEEP_CONN=0. Halfway to ctx's deadline, the connections still in use
-// close at their next request boundary. Shutdown returns when every
-// connection and handler is done. If ctx ends first, the remaining
+// close at their next request boundary. Shutdown returns when every Serve
+// loop has returned (a connection accepted while the listener closed is
+// served too) and every connection and handler is done. If ctx ends first, the remaining
 // connections are closed (their handlers see their contexts cancelled) and
 // ctx's error is returned without waiting for those handlers.
 func (s *Server) Shutdown(ctx context.Context) error {
-	conns, lerr := s.stop()
+	conns, lerr := s.stop(false)
 	for _, c := range conns {
 		c.beginShutdown()
 	}
@@ -293,7 +317,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for {
 		s.mu.Lock()
-		n, changed := len(s.conns), s.changed
+		n, changed := len(s.conns)+s.serving, s.changed
 		s.mu.Unlock()
 		if n == 0 {
 			return lerr
@@ -321,7 +345,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops the server at once: listeners and connections are closed and
 // every request's context is cancelled. It does not wait for handlers.
 func (s *Server) Close() error {
-	conns, err := s.stop()
+	conns, err := s.stop(true)
 	for _, c := range conns {
 		c.kill()
 	}

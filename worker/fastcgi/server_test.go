@@ -326,3 +326,57 @@ func TestUnixSocket(t *testing.T) {
 	}
 	testutil.WaitNoLeaks(t, "arbiter/worker/fastcgi.")
 }
+
+// A connection that Accept returns after Shutdown closed the listener (the
+// accept raced the close; nginx's default fastcgi_pass opens one per
+// request) is served as a draining one, and Shutdown waits for it. Closing
+// it unread would reset the request nginx just sent.
+func TestShutdownServesAConnectionAcceptedDuringTheClose(t *testing.T) {
+	g := newGate()
+	s := &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.wait(r.URL.Path)
+		io.WriteString(w, "done "+r.URL.Path)
+	})}
+	l, nc := testutil.NewLateListener(t)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	<-l.Accepting()
+	c := &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+	c.send(wholeRequest(1, false, getEnv("/late"), nil))
+
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	g.waitEntered(t, "/late")
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with the late request in flight", err)
+	default:
+	}
+	g.open("/late")
+	if got := c.response(1).body(); got != "done /late" {
+		t.Fatalf("late connection: %q", got)
+	}
+	c.expectEOF()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != http.ErrServerClosed {
+		t.Fatalf("Serve: %v", err)
+	}
+	testutil.WaitNoLeaks(t, "arbiter/worker/fastcgi.")
+}
+
+// After Close, a connection accepted in the same instant is closed too.
+func TestCloseClosesAConnectionAcceptedDuringTheClose(t *testing.T) {
+	s := &Server{Handler: echoHandler}
+	l, nc := testutil.NewLateListener(t)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	<-l.Accepting()
+	s.Close()
+	if err := <-served; err != http.ErrServerClosed {
+		t.Fatalf("Serve: %v", err)
+	}
+	c := &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+	c.expectEOF()
+}

@@ -96,6 +96,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
+	serving   int           // Serve loops that have not returned
+	killed    bool          // Close was called: no connection is served any more
 	done      chan struct{} // closed by Shutdown and Close
 	closing   atomic.Bool
 	semOnce   sync.Once
@@ -107,6 +109,11 @@ type Server struct {
 // first), or the listener's error. Temporary accept errors (out of file
 // descriptors) are retried after a pause growing up to one second. Serve
 // does not close l on other errors.
+//
+// A connection that Accept returns after Shutdown began (the accept raced
+// the listener's close) is served like any other: its peer has sent, or is
+// sending, a request that no other worker will see, and closing the
+// connection unread would reset it under that request.
 func (s *Server) Serve(l net.Listener) error {
 	if !s.trackListener(&l, true) {
 		return http.ErrServerClosed
@@ -136,6 +143,7 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		delay = 0
 		c := &conn{srv: s, rwc: rwc, accepted: time.Now()}
+		// Only Close refuses it; after Shutdown it is served (see above).
 		if !s.trackConn(c, true) {
 			rwc.Close()
 			s.release()
@@ -146,8 +154,10 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting (it closes the listeners), lets the requests in
-// flight finish, and returns when no connection is left. A connection that
-// has sent nothing is closed once it is five seconds old. When ctx ends
+// flight finish, and returns when no connection is left and every Serve
+// loop has returned (so a connection accepted while the listener closed is
+// served too). A connection that has sent nothing is closed once it is five
+// seconds old. When ctx ends
 // first, Shutdown closes the remaining connections (their requests'
 // contexts end) and returns ctx.Err(); it does not wait for their handlers
 // to return.
@@ -182,6 +192,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.mu.Lock()
+	s.killed = true
 	err := s.closeListenersLocked()
 	s.closeDoneLocked()
 	s.mu.Unlock()
@@ -255,8 +266,10 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 			s.listeners = make(map[*net.Listener]struct{})
 		}
 		s.listeners[l] = struct{}{}
+		s.serving++
 	} else {
 		delete(s.listeners, l)
+		s.serving--
 	}
 	return true
 }
@@ -275,7 +288,7 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		if s.closing.Load() {
+		if s.killed {
 			return false
 		}
 		if s.conns == nil {
@@ -289,7 +302,8 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 }
 
 // closeSilentConns closes the connections that have sent nothing for
-// newConnGrace and reports whether no connection is left.
+// newConnGrace and reports whether no connection is left and no Serve loop
+// can add one.
 func (s *Server) closeSilentConns() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -298,7 +312,7 @@ func (s *Server) closeSilentConns() bool {
 			c.rwc.Close()
 		}
 	}
-	return len(s.conns) == 0
+	return len(s.conns) == 0 && s.serving == 0
 }
 
 func (s *Server) closeConns() {

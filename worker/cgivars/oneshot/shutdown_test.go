@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
 func TestMaxConns(t *testing.T) {
@@ -154,4 +156,63 @@ func TestCloseEndsEverything(t *testing.T) {
 	h.srv.Close()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	io.ReadAll(c) // returns once the server closed it
+}
+
+// A connection that Accept returns after Shutdown closed the listener (the
+// accept raced the close; nginx opens one connection per SCGI or uwsgi
+// request) is served, and Shutdown waits for it. Closing it unread would
+// reset the request nginx just sent.
+func TestShutdownServesAConnectionAcceptedDuringTheClose(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	srv := &Server{Protocol: lineProto, MaxHeadBytes: 4096, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.Write([]byte("finished"))
+	})}
+	l, c := testutil.NewLateListener(t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	<-l.Accepting()
+	io.WriteString(c, head("REQUEST_METHOD", "GET"))
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late connection's request was never served")
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with the late request in flight", err)
+	default:
+	}
+	close(release)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || !strings.HasSuffix(string(b), "finished") {
+		t.Errorf("late connection: %q, %v", b, err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != http.ErrServerClosed {
+		t.Errorf("Serve: %v", err)
+	}
+	testutil.WaitNoLeaks(t, "oneshot.(*")
+}
+
+// After Close, a connection accepted in the same instant is closed too.
+func TestCloseClosesAConnectionAcceptedDuringTheClose(t *testing.T) {
+	srv := &Server{Protocol: lineProto, MaxHeadBytes: 4096, Handler: echo}
+	l, c := testutil.NewLateListener(t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	<-l.Accepting()
+	srv.Close()
+	if err := <-served; err != http.ErrServerClosed {
+		t.Errorf("Serve: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Errorf("after Close the late connection got %q", b)
+	}
 }
