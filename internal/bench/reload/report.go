@@ -345,14 +345,14 @@ func printFailures(w io.Writer, r *result) {
 // printSummary writes one line per scenario.
 func printSummary(w io.Writer, rs []*result) {
 	fmt.Fprintf(w, "== summary\n")
-	fmt.Fprintf(w, "   %-22s %10s %8s %8s  %s\n", "scenario", "requests", "failed", "HUP dip", "verdict")
+	fmt.Fprintf(w, "   %-30s %10s %8s %8s  %s\n", "scenario", "requests", "failed", "HUP dip", "verdict")
 	for _, r := range rs {
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(w, "   %-22s %10s %8s %8s  skipped: %s\n", r.sc.name, "-", "-", "-", r.skipped)
+			fmt.Fprintf(w, "   %-30s %10s %8s %8s  skipped: %s\n", r.sc.name, "-", "-", "-", r.skipped)
 			continue
 		case r.err != nil && r.buckets == nil:
-			fmt.Fprintf(w, "   %-22s %10s %8s %8s  harness error\n", r.sc.name, "-", "-", "-")
+			fmt.Fprintf(w, "   %-30s %10s %8s %8s  harness error\n", r.sc.name, "-", "-", "-")
 			continue
 		}
 		verdict := "reference"
@@ -369,7 +369,7 @@ func printSummary(w io.Writer, rs []*result) {
 				dip = pct(d.lowWorst)
 			}
 		}
-		fmt.Fprintf(w, "   %-22s %10d %8d %8s  %s\n", r.sc.name, r.ok+int64(r.failed()), r.failed(), dip, verdict)
+		fmt.Fprintf(w, "   %-30s %10d %8d %8s  %s\n", r.sc.name, r.ok+int64(r.failed()), r.failed(), dip, verdict)
 	}
 	fmt.Fprintf(w, "   (HUP dip: the lowest 100 ms bucket around any HUP, relative to the median)\n")
 }

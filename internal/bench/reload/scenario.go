@@ -47,6 +47,9 @@ type scenario struct {
 	start   func(e *env, dir string) (target, error)
 }
 
+// nginxRetries is what the nginx scenarios' reports explain.
+const nginxRetries = "nginx defaults otherwise (*_next_upstream error timeout): nginx retries a GET whose upstream connection fails, but not a POST; its error log is summarised below"
+
 var scenarios = []*scenario{
 	{
 		name: "arbiter-http", title: "arbiter over HTTP (echo app)", verdict: true, usr2: true,
@@ -55,8 +58,26 @@ var scenarios = []*scenario{
 	{
 		name: "arbiter-nginx-fastcgi", title: "arbiter behind nginx → FastCGI, fastcgi_keep_conn on + upstream keepalive 64 (echo app)",
 		verdict: true, usr2: true,
-		explain: []string{"nginx defaults otherwise (fastcgi_next_upstream error timeout): nginx retries a GET whose cached upstream connection fails, but not a POST; its error log is summarised below"},
-		start:   startArbiterNginx,
+		explain: []string{nginxRetries},
+		start:   nginxFront("fastcgi", "keepalive 64;", "include /etc/nginx/fastcgi_params;\n    fastcgi_keep_conn on;\n    fastcgi_pass arbiter;"),
+	},
+	{
+		name: "arbiter-nginx-fastcgi-nokeep", title: "arbiter behind nginx → FastCGI, nginx's default: a connection per request (echo app)",
+		verdict: true, usr2: true,
+		explain: []string{nginxRetries},
+		start:   nginxFront("fastcgi", "", "include /etc/nginx/fastcgi_params;\n    fastcgi_pass arbiter;"),
+	},
+	{
+		name: "arbiter-nginx-scgi", title: "arbiter behind nginx → SCGI, a connection per request (echo app)",
+		verdict: true, usr2: true,
+		explain: []string{nginxRetries},
+		start:   nginxFront("scgi", "", "include /etc/nginx/scgi_params;\n    scgi_pass arbiter;"),
+	},
+	{
+		name: "arbiter-nginx-uwsgi", title: "arbiter behind nginx → uwsgi, a connection per request (echo app)",
+		verdict: true, usr2: true,
+		explain: []string{nginxRetries},
+		start:   nginxFront("uwsgi", "", "include /etc/nginx/uwsgi_params;\n    uwsgi_pass arbiter;"),
 	},
 	{
 		name: "gunicorn-gthread", title: "gunicorn " + strings.Join(gunicornArgs, " ") + " (trivial WSGI app), the reference",
@@ -117,7 +138,7 @@ func startArbiterHTTP(e *env, dir string) (target, error) {
 	return t, nil
 }
 
-// nginxTarget is arbiter's FastCGI listener behind nginx; the load goes to
+// nginxTarget is arbiter's listener behind nginx; the load goes to
 // nginx.
 type nginxTarget struct {
 	*arbiterProc
@@ -184,41 +205,46 @@ func (t *nginxTarget) stop() error {
 	return aerr
 }
 
-func startArbiterNginx(e *env, dir string) (target, error) {
-	if _, err := nginxtest.Binary(); err != nil {
-		return nil, err
+// nginxFront returns a scenario start: arbiter listening with protocol
+// behind nginx, whose upstream block holds the arbiter server plus upstream
+// (keepalive, say) and whose location is location.
+func nginxFront(protocol, upstream, location string) func(e *env, dir string) (target, error) {
+	return func(e *env, dir string) (target, error) {
+		if _, err := nginxtest.Binary(); err != nil {
+			return nil, err
+		}
+		addr, err := nginxtest.FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, protocol)
+		if err != nil {
+			return nil, err
+		}
+		ngDir := filepath.Join(dir, "nginx")
+		if err := os.Mkdir(ngDir, 0o755); err != nil {
+			a.stop()
+			return nil, err
+		}
+		ng, err := nginxtest.Launch(ngDir, nginxtest.Config{
+			HTTP:   fmt.Sprintf("upstream arbiter {\n    server %s;\n    %s\n}\n", addr, upstream),
+			Server: "location / {\n    " + location + "\n}\n",
+			// warn: "upstream prematurely closed", refused connections and
+			// retries ("upstream server temporarily disabled") are all there.
+			ErrorLogLevel: "warn", MasterProcess: true, WorkerProcesses: 1,
+		})
+		if err != nil {
+			a.stop()
+			return nil, fmt.Errorf("nginx: %w", err)
+		}
+		t := &nginxTarget{arbiterProc: a, ng: ng}
+		if err := checkEcho(ng.URL("/"), protocol); err != nil {
+			t.stop()
+			return nil, err
+		}
+		t.mark = ng.Mark()
+		return t, nil
 	}
-	addr, err := nginxtest.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, "fastcgi")
-	if err != nil {
-		return nil, err
-	}
-	ngDir := filepath.Join(dir, "nginx")
-	if err := os.Mkdir(ngDir, 0o755); err != nil {
-		a.stop()
-		return nil, err
-	}
-	ng, err := nginxtest.Launch(ngDir, nginxtest.Config{
-		HTTP:   fmt.Sprintf("upstream arbiter_fcgi {\n    server %s;\n    keepalive 64;\n}\n", addr),
-		Server: "location / {\n    include /etc/nginx/fastcgi_params;\n    fastcgi_keep_conn on;\n    fastcgi_pass arbiter_fcgi;\n}\n",
-		// warn: "upstream prematurely closed", refused connections and
-		// retries ("upstream server temporarily disabled") are all there.
-		ErrorLogLevel: "warn", MasterProcess: true, WorkerProcesses: 1,
-	})
-	if err != nil {
-		a.stop()
-		return nil, fmt.Errorf("nginx: %w", err)
-	}
-	t := &nginxTarget{arbiterProc: a, ng: ng}
-	if err := checkEcho(ng.URL("/"), "fastcgi"); err != nil {
-		t.stop()
-		return nil, err
-	}
-	t.mark = ng.Mark()
-	return t, nil
 }
 
 // gunicornTarget is gunicorn serving the WSGI app.
