@@ -15,9 +15,10 @@ import (
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
-// arbiterConfig is the config of both arbiter scenarios; the listener's
-// protocol is http or fastcgi. graceful_timeout is short so that a stuck
-// drain shows within the run instead of after it.
+// arbiterConfig is the config of the arbiter scenarios; the listener's
+// protocol is one of the four, and the app section (empty: the echo app)
+// follows. graceful_timeout is short so that a stuck drain shows within the
+// run instead of after it.
 const arbiterConfig = `# written by internal/bench/reload
 workers = %d
 pidfile = %q
@@ -31,7 +32,7 @@ format = "json"
 [[listen]]
 address = %q
 protocol = %q
-`
+%s`
 
 // arbiterProc is a running arbiter: the first master is the benchmark's
 // child; masters started by USR2 are the old master's children, then
@@ -46,12 +47,13 @@ type arbiterProc struct {
 	masters      []int // every master seen, in order
 }
 
-// startArbiter writes the config into dir, starts `bin run` and waits for
-// the first generation to be ready and addr to accept connections.
-func startArbiter(bin, dir string, workers int, addr, protocol string) (*arbiterProc, error) {
+// startArbiter writes the config into dir, with app as its app section
+// ("" for the echo app), starts `bin run` and waits for the first
+// generation to be ready and addr to accept connections.
+func startArbiter(bin, dir string, workers int, addr, protocol, app string) (*arbiterProc, error) {
 	cfgPath := filepath.Join(dir, "app.toml")
 	a := &arbiterProc{dir: dir, pidfile: filepath.Join(dir, "arbiter.pid"), firstDone: make(chan struct{})}
-	cfg := fmt.Sprintf(arbiterConfig, workers, a.pidfile, addr, protocol)
+	cfg := fmt.Sprintf(arbiterConfig, workers, a.pidfile, addr, protocol, app)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}

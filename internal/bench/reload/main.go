@@ -15,7 +15,9 @@
 //     connection per request), scgi_pass and uwsgi_pass, where every
 //     request is a new connection that a draining worker may have
 //     accepted;
-//  4. gunicorn-gthread: gunicorn 20.1 (Debian's package) with the gthread
+//  4. arbiter-wsgi: a WSGI app over HTTP whose file is rewritten before
+//     every HUP; a probe checks that each reload brings the new answer;
+//  5. gunicorn-gthread: gunicorn 20.1 (Debian's package) with the gthread
 //     worker, serving a trivial WSGI app, as the reference.
 //
 // The load is -connections keep-alive connections, each sending request
@@ -69,7 +71,7 @@ func main() {
 	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary to test (default: build ./cmd/arbiter into the temporary directory)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest time for one request (and for a dial)")
 	flag.IntVar(&o.workers, "workers", 2, "arbiter workers")
-	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenarios to run (default all: arbiter-http, arbiter-nginx-fastcgi, arbiter-nginx-fastcgi-nokeep, arbiter-nginx-scgi, arbiter-nginx-uwsgi, gunicorn-gthread)")
+	flag.StringVar(&o.scenarios, "scenarios", "", "comma-separated scenarios to run (default all: arbiter-http, arbiter-nginx-fastcgi, arbiter-nginx-fastcgi-nokeep, arbiter-nginx-scgi, arbiter-nginx-uwsgi, arbiter-wsgi, gunicorn-gthread)")
 	flag.IntVar(&o.hup, "hup", -1, "HUPs per scenario (default: 50, scaled to -duration)")
 	flag.IntVar(&o.ttinTTOU, "ttin-ttou", -1, "TTIN and TTOU signals per scenario, alternating (default: 20, scaled)")
 	flag.IntVar(&o.usr2, "usr2", -1, "USR2 upgrades per arbiter scenario (default: 5, scaled)")

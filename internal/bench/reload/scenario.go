@@ -80,6 +80,12 @@ var scenarios = []*scenario{
 		start:   nginxFront("uwsgi", "", "include /etc/nginx/uwsgi_params;\n    uwsgi_pass arbiter;"),
 	},
 	{
+		name: "arbiter-wsgi", title: "arbiter over HTTP, a WSGI app (2 Python processes × 4 threads per worker) whose file changes before every HUP",
+		verdict: true, usr2: true,
+		explain: []string{"each HUP must bring the new file's answer: a probe asks for it every 20 ms on a new connection, and a HUP whose version never answers after its generation is ready counts as not taking effect"},
+		start:   startArbiterWSGI,
+	},
+	{
 		name: "gunicorn-gthread", title: "gunicorn " + strings.Join(gunicornArgs, " ") + " (trivial WSGI app), the reference",
 		explain: []string{whyNoUSR2},
 		start:   startGunicornTarget,
@@ -126,7 +132,7 @@ func startArbiterHTTP(e *env, dir string) (target, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, "http")
+	a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, "http", "")
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +223,7 @@ func nginxFront(protocol, upstream, location string) func(e *env, dir string) (t
 		if err != nil {
 			return nil, err
 		}
-		a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, protocol)
+		a, err := startArbiter(e.arbiterBin, dir, e.workers, addr, protocol, "")
 		if err != nil {
 			return nil, err
 		}
@@ -394,8 +400,10 @@ func runScenario(ctx context.Context, o options, e *env, sc *scenario, log io.Wr
 	if err != nil {
 		if sc.name == "gunicorn-gthread" && e.gunicorn == "" {
 			r.skipped = err.Error()
-		} else if _, nerr := nginxtest.Binary(); sc.name == "arbiter-nginx-fastcgi" && nerr != nil {
+		} else if _, nerr := nginxtest.Binary(); strings.HasPrefix(sc.name, "arbiter-nginx-") && nerr != nil {
 			r.skipped = nerr.Error()
+		} else if _, perr := os.Stat(wsgiPython); sc.name == "arbiter-wsgi" && perr != nil {
+			r.skipped = fmt.Sprintf("%s is missing (apt-get install python3)", wsgiPython)
 		} else {
 			r.err = err
 		}
