@@ -33,27 +33,35 @@ const (
 // arguments ("create_app()", "create_app('prod')").
 var moduleSpec = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:\s*[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\s*(\(.*\))?\s*)?$`)
 
-// wsgiSchema adds the keys of type "wsgi" to an [app] schema.
+// wsgiSchema adds the keys of type "wsgi" to an [app] schema, noting each
+// one the file sets: a key set to its zero value is then checked, not taken
+// for unset, and one set on another type of app is a problem.
 func wsgiSchema(s schema, a *App) {
-	s["module"] = stringKey(&a.Module)
-	s["python"] = stringKey(&a.Python)
-	s["virtualenv"] = stringKey(&a.Virtualenv)
-	s["pythonpath"] = stringsKey(&a.PythonPath)
-	s["env"] = stringMapKey(&a.Env)
-	s["processes"] = intKey(&a.Processes)
-	s["threads"] = intKey(&a.Threads)
-	s["preload"] = boolKey(&a.Preload)
-	setTimeout := durationKey(&a.RequestTimeout)
-	s["request_timeout"] = func(d *decoder, path string, v any) {
-		setTimeout(d, path, v)
-		a.requestTimeoutSet = true
+	for k, set := range map[string]setter{
+		"module":              stringKey(&a.Module),
+		"python":              stringKey(&a.Python),
+		"virtualenv":          stringKey(&a.Virtualenv),
+		"pythonpath":          stringsKey(&a.PythonPath),
+		"env":                 stringMapKey(&a.Env),
+		"processes":           intKey(&a.Processes),
+		"threads":             intKey(&a.Threads),
+		"preload":             boolKey(&a.Preload),
+		"request_timeout":     durationKey(&a.RequestTimeout),
+		"max_requests":        intKey(&a.MaxRequests),
+		"max_requests_jitter": intKey(&a.MaxRequestsJitter),
+		"max_memory":          sizeKey(&a.MaxMemory),
+		"buffer_size":         sizeKey(&a.BufferSize),
+		"max_body_size":       sizeKey(&a.MaxBodySize),
+		"temp_dir":            stringKey(&a.TempDir),
+	} {
+		s[k] = func(d *decoder, path string, v any) {
+			set(d, path, v)
+			if a.wsgiSet == nil {
+				a.wsgiSet = map[string]bool{}
+			}
+			a.wsgiSet[k] = true
+		}
 	}
-	s["max_requests"] = intKey(&a.MaxRequests)
-	s["max_requests_jitter"] = intKey(&a.MaxRequestsJitter)
-	s["max_memory"] = sizeKey(&a.MaxMemory)
-	s["buffer_size"] = sizeKey(&a.BufferSize)
-	s["max_body_size"] = sizeKey(&a.MaxBodySize)
-	s["temp_dir"] = stringKey(&a.TempDir)
 }
 
 // UsesWSGI reports whether [app] or a [[mount]] is a WSGI app: the workers
@@ -93,22 +101,22 @@ func wsgiDefaults(c *Config, getenv func(string) string, r *parseReporter) {
 		if a.Type != AppWSGI {
 			continue
 		}
-		if a.Processes == 0 {
+		if !a.wsgiSet["processes"] {
 			a.Processes = procs
 			if getenv(envWebConcurrency) != "" {
 				r.origins[keys[i]+".processes"] = envWebConcurrency
 			}
 		}
-		if a.Threads == 0 {
+		if !a.wsgiSet["threads"] {
 			a.Threads = DefaultThreads
 		}
-		if !a.requestTimeoutSet {
+		if !a.wsgiSet["request_timeout"] {
 			a.RequestTimeout = DefaultRequestTimeout
 		}
-		if a.BufferSize == 0 {
+		if !a.wsgiSet["buffer_size"] {
 			a.BufferSize = DefaultBufferSize
 		}
-		if a.Python == "" {
+		if !a.wsgiSet["python"] {
 			a.Python = DefaultPython
 			if a.Virtualenv != "" {
 				a.Python = filepath.Join(a.Virtualenv, "bin", "python")
@@ -122,19 +130,9 @@ func wsgiDefaults(c *Config, getenv func(string) string, r *parseReporter) {
 // type.
 func validateWSGI(a *App, key string, r reporter) {
 	if a.Type != AppWSGI {
-		set := map[string]bool{
-			"module": a.Module != "", "python": a.Python != "", "virtualenv": a.Virtualenv != "",
-			"pythonpath": len(a.PythonPath) > 0, "env": len(a.Env) > 0, "processes": a.Processes != 0,
-			"threads": a.Threads != 0, "preload": a.Preload, "request_timeout": a.requestTimeoutSet,
-			"max_requests": a.MaxRequests != 0, "max_requests_jitter": a.MaxRequestsJitter != 0,
-			"max_memory": a.MaxMemory != 0, "buffer_size": a.BufferSize != 0, "max_body_size": a.MaxBodySize != 0,
-			"temp_dir": a.TempDir != "",
-		}
-		names := make([]string, 0, len(set))
-		for k, v := range set {
-			if v {
-				names = append(names, k)
-			}
+		names := make([]string, 0, len(a.wsgiSet))
+		for k := range a.wsgiSet {
+			names = append(names, k)
 		}
 		sort.Strings(names)
 		for _, k := range names {
@@ -148,19 +146,25 @@ func validateWSGI(a *App, key string, r reporter) {
 	case !moduleSpec.MatchString(a.Module):
 		r.problem(key+".module", fmt.Sprintf(`must be "package.module:callable", "package.module" (the callable is "application") or "package.module:factory()", got %q`, a.Module))
 	}
+	venvBad := false
 	if a.Virtualenv != "" {
 		if fi, err := os.Stat(a.Virtualenv); err != nil || !fi.IsDir() {
 			r.problem(key+".virtualenv", fmt.Sprintf("%q is not a directory", a.Virtualenv))
+			venvBad = true
 		}
 	}
-	if p, err := lookPython(a.Python); err != nil {
-		k := key + ".python"
-		if a.Virtualenv != "" && a.Python == filepath.Join(a.Virtualenv, "bin", "python") {
-			k = key + ".virtualenv"
+	// A bad virtualenv without a python of its own: its interpreter is
+	// missing too, which was said above.
+	if !venvBad || a.wsgiSet["python"] {
+		if p, err := lookPython(a.Python); err != nil {
+			k := key + ".python"
+			if a.Virtualenv != "" && a.Python == filepath.Join(a.Virtualenv, "bin", "python") {
+				k = key + ".virtualenv"
+			}
+			r.problem(k, err.Error())
+		} else {
+			a.Python = p
 		}
-		r.problem(k, err.Error())
-	} else {
-		a.Python = p
 	}
 	for i, p := range a.PythonPath {
 		k := fmt.Sprintf("%s.pythonpath[%d]", key, i)

@@ -144,7 +144,7 @@ type App struct {
 	MaxBodySize       int64             `json:"max_body_size"`       // largest request body (413); 0 = no limit
 	TempDir           string            `json:"temp_dir"`            // where bodies over buffer_size go; "" = $TMPDIR
 
-	requestTimeoutSet bool // the file set request_timeout
+	wsgiSet map[string]bool // the wsgi keys the file set
 }
 
 // Mount is an app served under a URL path (uWSGI's mountpoints): the
