@@ -34,6 +34,12 @@ const lingerTimeout = 500 * time.Millisecond
 // bounds the rest (Server.Shutdown).
 const drainIdle = time.Second
 
+// quietIdle is the shorter idle time of a drain's second half
+// (Server.Shutdown): a connection the front end has not used for that long
+// is rarely the one it is about to reuse, so closing it then seldom races a
+// request on its way, as closing a connection the instant it is idle would.
+const quietIdle = 50 * time.Millisecond
+
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
 
 // errClosing is what writes get once the connection has begun to close.
@@ -65,6 +71,7 @@ type conn struct {
 	closeAfter bool                // a KEEP_CONN=0 request was answered: close when no request is active
 	closing    bool                // no more requests; the read loop discards what still arrives
 	shutdown   bool                // Server.Shutdown: a drain; close once idle for drainIdle
+	quiet      bool                // the drain's second half: close once idle for quietIdle
 
 	wmu  sync.Mutex
 	werr error // sticky write error
@@ -377,13 +384,17 @@ func (c *conn) answeredLocked(keep bool) bool {
 }
 
 // setIdleDeadline arms the idle timeout if no request is active; during a
-// drain, the shorter drain idle time.
+// drain, the shorter drain idle time (quietIdle in its second half).
 func (c *conn) setIdleDeadline() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.cfg.idleTimeout
-	if c.shutdown && (d <= 0 || d > drainIdle) {
-		d = drainIdle
+	limit := drainIdle
+	if c.quiet {
+		limit = quietIdle
+	}
+	if c.shutdown && (d <= 0 || d > limit) {
+		d = limit
 	}
 	if d > 0 && c.active == 0 && !c.closing {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
@@ -435,10 +446,19 @@ func (c *conn) beginShutdown() {
 	c.setIdleDeadline()
 }
 
+// quietDrain makes the drain close the connection once it has been idle
+// for quietIdle. Shutdown calls it halfway to its deadline.
+func (c *conn) quietDrain() {
+	c.mu.Lock()
+	c.shutdown, c.quiet = true, true
+	c.mu.Unlock()
+	c.setIdleDeadline()
+}
+
 // finishDrain closes the connection at the next request boundary: at once
 // if it is idle, else after the END_REQUEST that leaves it idle. Shutdown
-// calls it halfway to its deadline, for a peer that never lets a
-// connection go quiet.
+// calls it three quarters of the way to its deadline, for a peer that never
+// lets a connection go quiet.
 func (c *conn) finishDrain() {
 	c.mu.Lock()
 	c.closeAfter = true

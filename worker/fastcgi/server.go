@@ -296,8 +296,10 @@ func (s *Server) stop(kill bool) (conns []*conn, err error) {
 // any of them at any moment and FastCGI cannot tell it that a connection
 // ends; each closes once it has been idle for a second (or the idle
 // timeout, if shorter), or after END_REQUEST when the peer asked with
-// KEEP_CONN=0. Halfway to ctx's deadline, the connections still in use
-// close at their next request boundary. Shutdown returns when every Serve
+// KEEP_CONN=0. Halfway to ctx's deadline, a connection closes once idle for
+// 50 ms; three quarters of the way, the connections still in use close at
+// their next request boundary, which may race a request the front end is
+// sending (nginx does not retry a POST). Shutdown returns when every Serve
 // loop has returned (a connection accepted while the listener closed is
 // served too) and every connection and handler is done. If ctx ends first, the remaining
 // connections are closed (their handlers see their contexts cancelled) and
@@ -307,13 +309,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.beginShutdown()
 	}
-	// Halfway to the deadline, connections still in use close at their
-	// next request boundary instead of waiting for a quiet spell.
-	var finish <-chan time.Time
+	// Halfway to the deadline, connections close after a shorter quiet
+	// spell; three quarters of the way, at their next request boundary.
+	var quiet, finish <-chan time.Time
 	if d, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(d) / 2)
-		defer t.Stop()
-		finish = t.C
+		left := time.Until(d)
+		q, f := time.NewTimer(left/2), time.NewTimer(left*3/4)
+		defer q.Stop()
+		defer f.Stop()
+		quiet, finish = q.C, f.C
 	}
 	for {
 		s.mu.Lock()
@@ -324,6 +328,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		select {
 		case <-changed:
+		case <-quiet:
+			quiet = nil
+			s.mu.Lock()
+			for c := range s.conns {
+				c.quietDrain()
+			}
+			s.mu.Unlock()
 		case <-finish:
 			finish = nil
 			s.mu.Lock()

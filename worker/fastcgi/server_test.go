@@ -72,7 +72,8 @@ func TestShutdownWithRequestsInFlight(t *testing.T) {
 }
 
 // A peer that never lets a connection go quiet is closed at a request
-// boundary halfway to the drain's deadline, not cut off at the deadline.
+// boundary three quarters of the way to the drain's deadline, not cut off at
+// the deadline.
 func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
 	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
@@ -84,7 +85,9 @@ func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
 	if got := c.response(1000).body(); got != "ok" {
 		t.Fatalf("first request: %q", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Three quarters of the way (3 s) the connection closes at a boundary,
+	// then lingers for at most lingerTimeout: well before the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- ts.Shutdown(ctx) }()
