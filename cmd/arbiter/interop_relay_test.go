@@ -46,6 +46,13 @@ func (r *relay) Addr() string { return r.l.Addr().String() }
 // Accepted returns how many connections the relay has accepted.
 func (r *relay) Accepted() int64 { return r.accepted.Load() }
 
+// Open returns how many connections, either side, are open now.
+func (r *relay) Open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns)
+}
+
 func (r *relay) serve() {
 	defer r.wg.Done()
 	for {
