@@ -44,19 +44,7 @@ func TestExampleWSGI(t *testing.T) {
 	// The example's addresses, and the test's in their place.
 	arb := map[string]string{"http": "127.0.0.1:8000", "uwsgi": "127.0.0.1:9002", "fastcgi": "127.0.0.1:9000"}
 	front := map[string]string{"uwsgi": "127.0.0.1:8080", "fastcgi": "127.0.0.1:8081"}
-	free := map[string]string{}
-	var appSubst, nginxSubst []string
-	for proto, addr := range arb {
-		free[addr] = proctest.FreeAddr(t)
-		appSubst = append(appSubst, addr, free[addr])
-		if proto != "http" {
-			nginxSubst = append(nginxSubst, addr, free[addr])
-		}
-	}
-	for _, addr := range front {
-		free[addr] = proctest.FreeAddr(t)
-		nginxSubst = append(nginxSubst, addr, free[addr])
-	}
+	free, appSubst, nginxSubst := exampleAddrs(t, arb, front)
 	copySubst(t, filepath.Join(src, "app.toml"), filepath.Join(dir, "app.toml"), appSubst...)
 
 	// No __pycache__ in the source tree from the test's imports.
@@ -64,13 +52,7 @@ func TestExampleWSGI(t *testing.T) {
 	srv.WaitMsg(0, 60*time.Second, "generation ready")
 	logFrom := srv.Count()
 
-	nginxUp := false
-	if bin, err := nginxtest.Binary(); err == nil {
-		copySubst(t, filepath.Join(src, "nginx.conf"), filepath.Join(dir, "nginx.conf"), append(nginxSubst, nginxIncludeSubst(t, bin)...)...)
-		nginxTestConf(t, bin, dir, "nginx.conf")
-		startNginxConf(t, bin, dir, "nginx.conf", free[front["uwsgi"]], free[front["fastcgi"]])
-		nginxUp = true
-	}
+	nginxUp := startExampleNginx(t, src, dir, nginxSubst, free[front["uwsgi"]], free[front["fastcgi"]])
 
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)

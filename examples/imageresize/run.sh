@@ -13,12 +13,8 @@ mkdir -p run
 
 go build -o run/imageresize .
 
-nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)} nginx_conf=
-if [ -x "$nginx" ]; then
-	nginx_conf=nginx.conf
-	echo "imageresize: nginx on 127.0.0.1:8888 (FastCGI), :9999 (SCGI), :9898 (uwsgi); arbiter on 127.0.0.1:8087 (HTTP)" >&2
-else
-	echo "imageresize: nginx not found; only arbiter's HTTP port 127.0.0.1:8087 answers" >&2
-fi
 . ../foreground.sh
+nginx_if_found nginx.conf \
+	"imageresize: nginx on 127.0.0.1:8888 (FastCGI), :9999 (SCGI), :9898 (uwsgi); arbiter on 127.0.0.1:8087 (HTTP)" \
+	"imageresize: nginx not found; only arbiter's HTTP port 127.0.0.1:8087 answers"
 foreground run/imageresize run app.toml

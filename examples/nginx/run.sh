@@ -19,8 +19,8 @@ cgi) cfg=cgi.toml ;;
 	exit 2
 	;;
 esac
+. ../foreground.sh
 nginx_conf=nginx-$1.conf
-nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 if [ ! -x "$nginx" ]; then
 	echo "$0: nginx not found (Debian: apt-get install nginx-light)" >&2
 	exit 1
@@ -30,5 +30,4 @@ mkdir -p run
 go build -o run/arbiter ../../cmd/arbiter
 
 echo "nginx ($nginx_conf) on 127.0.0.1:8080, arbiter ($cfg) behind it" >&2
-. ../foreground.sh
 foreground run/arbiter run "$cfg"

@@ -17,16 +17,12 @@ arbiter=../../bin/arbiter
 
 (cd ../.. && go build -o bin/arbiter ./cmd/arbiter)
 if ! "$arbiter" check app.toml; then
-	echo "wsgi: app.toml's python, /usr/bin/python3, needs Flask and Pillow (Debian: apt-get install python3-flask python3-pil)" >&2
+	echo "wsgi: arbiter check failed (above). app.toml's python, /usr/bin/python3, needs Flask and Pillow (Debian: apt-get install python3-flask python3-pil)" >&2
 	exit 1
 fi
 
-nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)} nginx_conf=
-if [ -x "$nginx" ]; then
-	nginx_conf=nginx.conf
-	echo "wsgi: nginx on 127.0.0.1:8080 (uwsgi), :8081 (FastCGI); arbiter on 127.0.0.1:8000 (HTTP)" >&2
-else
-	echo "wsgi: nginx not found; only arbiter's HTTP port 127.0.0.1:8000 answers" >&2
-fi
 . ../foreground.sh
+nginx_if_found nginx.conf \
+	"wsgi: nginx on 127.0.0.1:8080 (uwsgi), :8081 (FastCGI); arbiter on 127.0.0.1:8000 (HTTP)" \
+	"wsgi: nginx not found; only arbiter's HTTP port 127.0.0.1:8000 answers"
 foreground "$arbiter" run app.toml
