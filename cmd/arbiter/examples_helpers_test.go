@@ -52,6 +52,44 @@ func copySubst(t testing.TB, src, dst string, pairs ...string) {
 	}
 }
 
+// exampleAddrs gives each address an example ships a free one in its place:
+// arb are arbiter's listeners by protocol (app.toml names them all,
+// nginx.conf all but "http"), front nginx's own. It returns the free
+// address of each example address, and the copySubst pairs for app.toml
+// and for nginx.conf.
+func exampleAddrs(t testing.TB, arb, front map[string]string) (free map[string]string, appSubst, nginxSubst []string) {
+	free = map[string]string{}
+	for proto, addr := range arb {
+		free[addr] = proctest.FreeAddr(t)
+		appSubst = append(appSubst, addr, free[addr])
+		if proto != "http" {
+			nginxSubst = append(nginxSubst, addr, free[addr])
+		}
+	}
+	for _, addr := range front {
+		free[addr] = proctest.FreeAddr(t)
+		nginxSubst = append(nginxSubst, addr, free[addr])
+	}
+	return free, appSubst, nginxSubst
+}
+
+// startExampleNginx copies src/nginx.conf into dir with subst and the
+// binary's include paths substituted, checks it with nginx -t and runs it
+// (startNginxConf) until every address in addrs accepts. It returns false,
+// with nothing started, when there is no nginx: the subtests that need one
+// then call nginxtest.Require, which skips them, or fails them under $CI.
+func startExampleNginx(t testing.TB, src, dir string, subst []string, addrs ...string) bool {
+	t.Helper()
+	bin, err := nginxtest.Binary()
+	if err != nil {
+		return false
+	}
+	copySubst(t, filepath.Join(src, "nginx.conf"), filepath.Join(dir, "nginx.conf"), append(subst, nginxIncludeSubst(t, bin)...)...)
+	nginxTestConf(t, bin, dir, "nginx.conf")
+	startNginxConf(t, bin, dir, "nginx.conf", addrs...)
+	return true
+}
+
 // copyDir copies the regular files of src into dst (created), keeping their
 // modes.
 func copyDir(t testing.TB, src, dst string) {

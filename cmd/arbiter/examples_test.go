@@ -32,32 +32,14 @@ func TestExampleImageresize(t *testing.T) {
 	// The example's addresses, and the test's in their place.
 	arb := map[string]string{"http": "127.0.0.1:8087", "fastcgi": "127.0.0.1:9000", "scgi": "127.0.0.1:9001", "uwsgi": "127.0.0.1:9002"}
 	front := map[string]string{"fastcgi": "127.0.0.1:8888", "scgi": "127.0.0.1:9999", "uwsgi": "127.0.0.1:9898"}
-	free := map[string]string{}
-	var appSubst, nginxSubst []string // app.toml names arbiter's addresses; nginx.conf, all but HTTP's
-	for proto, addr := range arb {
-		free[addr] = proctest.FreeAddr(t)
-		appSubst = append(appSubst, addr, free[addr])
-		if proto != "http" {
-			nginxSubst = append(nginxSubst, addr, free[addr])
-		}
-	}
-	for _, addr := range front {
-		free[addr] = proctest.FreeAddr(t)
-		nginxSubst = append(nginxSubst, addr, free[addr])
-	}
+	free, appSubst, nginxSubst := exampleAddrs(t, arb, front)
 	copySubst(t, filepath.Join(src, "app.toml"), filepath.Join(dir, "app.toml"), appSubst...)
 
 	srv := proctest.Start(t, proctest.Build(t, "./examples/imageresize"), []string{"run", filepath.Join(dir, "app.toml")})
 	srv.WaitMsg(0, 60*time.Second, "generation ready")
 	logFrom := srv.Count()
 
-	nginxUp := false
-	if bin, err := nginxtest.Binary(); err == nil {
-		copySubst(t, filepath.Join(src, "nginx.conf"), filepath.Join(dir, "nginx.conf"), append(nginxSubst, nginxIncludeSubst(t, bin)...)...)
-		nginxTestConf(t, bin, dir, "nginx.conf")
-		startNginxConf(t, bin, dir, "nginx.conf", free[front["fastcgi"]], free[front["scgi"]], free[front["uwsgi"]])
-		nginxUp = true
-	}
+	nginxUp := startExampleNginx(t, src, dir, nginxSubst, free[front["fastcgi"]], free[front["scgi"]], free[front["uwsgi"]])
 	needNginx := func(t *testing.T) {
 		if !nginxUp {
 			nginxtest.Require(t) // skips, or fails under CI

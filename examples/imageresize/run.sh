@@ -13,27 +13,8 @@ mkdir -p run
 
 go build -o run/imageresize .
 
-arb= ngx=
-stop() {
-	trap - EXIT INT TERM
-	if [ -n "$arb" ]; then kill -TERM "$arb" 2>/dev/null || true; fi   # graceful stop
-	if [ -n "$ngx" ]; then kill -QUIT "$ngx" 2>/dev/null || true; fi   # graceful stop
-	wait
-}
-trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-run/imageresize run app.toml &
-arb=$!
-
-nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-if [ -x "$nginx" ]; then
-	"$nginx" -p "$PWD/" -c nginx.conf &
-	ngx=$!
-	echo "imageresize: nginx on 127.0.0.1:8888 (FastCGI), :9999 (SCGI), :9898 (uwsgi); arbiter on 127.0.0.1:8087 (HTTP)" >&2
-else
-	echo "imageresize: nginx not found; only arbiter's HTTP port 127.0.0.1:8087 answers" >&2
-fi
-
-wait -n   # the first of the two to exit ends the demo
+. ../foreground.sh
+nginx_if_found nginx.conf \
+	"imageresize: nginx on 127.0.0.1:8888 (FastCGI), :9999 (SCGI), :9898 (uwsgi); arbiter on 127.0.0.1:8087 (HTTP)" \
+	"imageresize: nginx not found; only arbiter's HTTP port 127.0.0.1:8087 answers"
+foreground run/imageresize run app.toml

@@ -19,8 +19,8 @@ cgi) cfg=cgi.toml ;;
 	exit 2
 	;;
 esac
-conf=nginx-$1.conf
-nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+. ../foreground.sh
+nginx_conf=nginx-$1.conf
 if [ ! -x "$nginx" ]; then
 	echo "$0: nginx not found (Debian: apt-get install nginx-light)" >&2
 	exit 1
@@ -29,21 +29,5 @@ fi
 mkdir -p run
 go build -o run/arbiter ../../cmd/arbiter
 
-arb= ngx=
-stop() {
-	trap - EXIT INT TERM
-	if [ -n "$arb" ]; then kill -TERM "$arb" 2>/dev/null || true; fi   # graceful stop
-	if [ -n "$ngx" ]; then kill -QUIT "$ngx" 2>/dev/null || true; fi   # graceful stop
-	wait
-}
-trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-run/arbiter run "$cfg" &
-arb=$!
-"$nginx" -p "$PWD/" -c "$conf" &
-ngx=$!
-echo "nginx ($conf) on 127.0.0.1:8080, arbiter ($cfg) behind it" >&2
-
-wait -n   # the first of the two to exit ends the demo
+echo "nginx ($nginx_conf) on 127.0.0.1:8080, arbiter ($cfg) behind it" >&2
+foreground run/arbiter run "$cfg"
