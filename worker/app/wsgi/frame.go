@@ -223,3 +223,21 @@ func writeFrame(c *net.UnixConn, kind byte, payload []byte, fd int) error {
 	_, _, err := c.WriteMsgUnix(b, syscall.UnixRights(fd), nil)
 	return err
 }
+
+// detach hands the buffer and what is left unread in it to the caller,
+// and gives r a fresh one holding the rest.
+func (r *frameReader) detach() []byte {
+	old := r.buf
+	nb := *readBufs.Get().(*[]byte)
+	r.end = copy(nb, old[r.start:r.end])
+	r.start = 0
+	r.buf = nb
+	return old
+}
+
+func putBuf(b []byte) {
+	if cap(b) == readBufSize {
+		b = b[:readBufSize]
+		readBufs.Put(&b)
+	}
+}
