@@ -51,7 +51,11 @@ func (p *pool) startProc(pr *proc, z *zygote) {
 	go p.awaitReady(pr)
 }
 
-// reap waits for a process the worker started itself.
+// reap waits for a process the worker started itself. A process that
+// exits while starting may have left READY or BOOT_ERROR in its socket:
+// exited closes the socket only once awaitReady has read that frame, or
+// after exitGrace (a grandchild the app forked can keep the socket open and
+// the read from ending).
 func (p *pool) reap(pr *proc) {
 	defer p.wg.Done()
 	var ws syscall.WaitStatus
@@ -61,7 +65,18 @@ func (p *pool) reap(pr *proc) {
 			break
 		}
 	}
+	waitAtMost(pr.firstRead, exitGrace)
 	p.exited(pr, ws)
+}
+
+// waitAtMost waits until ch is closed or d has passed.
+func waitAtMost(ch <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // awaitReady waits for the first frame on the first slot: READY, or
@@ -74,6 +89,7 @@ func (p *pool) awaitReady(pr *proc) {
 	if err == nil {
 		payload, err = rd.payload(n)
 	}
+	close(pr.firstRead)
 	switch {
 	case err != nil:
 		<-pr.exited

@@ -39,9 +39,9 @@ func (s procState) String() string {
 	return [...]string{"starting", "ready", "recycling", "draining", "killing", "dead"}[s]
 }
 
-// proc is one app process. id and start never change; pid, forked, slots
-// and fds are set under pool.mu before the goroutines that use them start;
-// the fields after them are guarded by pool.mu.
+// proc is one app process. id, start and firstRead never change; pid,
+// forked, slots and fds are set under pool.mu before the goroutines that
+// use them start; the fields after them are guarded by pool.mu.
 type proc struct {
 	id     int
 	pid    int
@@ -49,6 +49,9 @@ type proc struct {
 	slots  []*slot
 	fds    *childFDs
 	start  time.Time
+	// firstRead is closed when awaitReady's read of the first frame has
+	// returned: until then the process's sockets stay open for it.
+	firstRead chan struct{}
 
 	state      procState
 	busy       int

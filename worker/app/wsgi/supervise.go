@@ -61,7 +61,7 @@ func (p *pool) manage() time.Duration {
 	}
 	if p.cfg.Preload && (p.zyg == nil || p.zyg.state != ready) {
 		if p.zyg == nil {
-			p.zyg = &zygote{state: starting, exited: make(chan struct{})}
+			p.zyg = &zygote{state: starting, exited: make(chan struct{}), readDone: make(chan struct{})}
 			z := p.zyg
 			p.mu.Unlock()
 			p.startZygote(z)
@@ -74,7 +74,8 @@ func (p *pool) manage() time.Duration {
 	var todo []*proc
 	for ; live < p.cfg.Processes; live++ {
 		p.nextID++
-		pr := &proc{id: p.nextID, state: starting, limit: p.nextLimit(), start: time.Now(), exited: make(chan struct{})}
+		pr := &proc{id: p.nextID, state: starting, limit: p.nextLimit(), start: time.Now(),
+			exited: make(chan struct{}), firstRead: make(chan struct{})}
 		p.procs[pr.id] = pr
 		todo = append(todo, pr)
 	}

@@ -21,6 +21,8 @@ type zygote struct {
 	wmu    sync.Mutex // serializes SPAWN frames
 	failed bool       // a boot failure was reported already
 	exited chan struct{}
+	// readDone is closed when readZygote has returned.
+	readDone chan struct{}
 }
 
 // startZygote starts z, which reports READY once the app is imported.
@@ -60,6 +62,10 @@ func (p *pool) startZygote(z *zygote) {
 	go p.readZygote(z)
 }
 
+// reapZygote waits for the zygote to exit. Its last reports (a
+// BOOT_ERROR, its children's exits) may still be in the socket: they are
+// read to the end of file first, or for at most exitGrace (a grandchild
+// the app forked can keep the socket open).
 func (p *pool) reapZygote(z *zygote) {
 	defer p.wg.Done()
 	var ws syscall.WaitStatus
@@ -69,12 +75,14 @@ func (p *pool) reapZygote(z *zygote) {
 			break
 		}
 	}
+	waitAtMost(z.readDone, exitGrace)
 	p.zygoteExited(z, ws)
 }
 
 // readZygote reads the zygote's reports until it closes its socket.
 func (p *pool) readZygote(z *zygote) {
 	defer p.wg.Done()
+	defer close(z.readDone)
 	rd := newFrameReader(z.ctl)
 	defer rd.recycle()
 	defer rd.closeFDs()
