@@ -96,15 +96,12 @@ func (p *pool) awaitReady(pr *proc) {
 		p.capture(pr)
 		p.bootFailed(pr, fmt.Errorf("the app process exited before it was ready: %s", p.exitText(pr)))
 	case kind == frameReady:
-		var m struct {
-			PID    int    `json:"pid"`
-			Python string `json:"python"`
-		}
-		if err := jsonUnmarshal(payload, &m); err != nil || m.PID <= 0 {
-			p.bootFailed(pr, fmt.Errorf("%w: bad READY %q", errProtocol, payload))
+		pid, err := parseReady(payload)
+		if err != nil {
+			p.bootFailed(pr, err)
 			return
 		}
-		p.ready(pr, m.PID)
+		p.ready(pr, pid)
 		p.capture(pr)
 	case kind == frameBootError:
 		p.capture(pr)
