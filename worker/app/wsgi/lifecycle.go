@@ -173,7 +173,8 @@ func (p *pool) recycleLocked(pr *proc, why string) {
 }
 
 // closeLocked closes a process's sockets: it sees end of file and exits.
-// SIGKILL follows if it is still there after exitGrace.
+// SIGKILL follows if it is still there after exitGrace; a forked process
+// whose pid the zygote never reported is killed with the zygote.
 func (p *pool) closeLocked(pr *proc) {
 	if pr.exitTimer != nil {
 		return
@@ -181,15 +182,37 @@ func (p *pool) closeLocked(pr *proc) {
 	for _, s := range pr.slots {
 		s.c.Close()
 	}
-	pid, exited := pr.pid, pr.exited
+	exited := pr.exited
 	pr.exitTimer = time.AfterFunc(exitGrace, func() {
 		select {
 		case <-exited:
+			return
 		default:
-			p.log.Warn().Int("pid", pid).Dur("after", exitGrace).Msg("app process did not exit after its sockets closed; killing it")
-			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
+		p.mu.Lock()
+		pid, what := p.exitKillTargetLocked(pr)
+		p.mu.Unlock()
+		if pid <= 0 {
+			return
+		}
+		p.log.Warn().Int("pid", pid).Dur("after", exitGrace).Msg(what + " did not exit after its sockets closed; killing it")
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	})
+}
+
+// exitKillTargetLocked is what to kill for a process that did not exit
+// after its sockets closed: itself, or the zygote when the process was
+// forked and the zygote never said its pid (its children die with it).
+// pid is 0 when there is nothing to kill: never a pid that kill(2) would
+// take for a process group (0) or for every process (-1).
+func (p *pool) exitKillTargetLocked(pr *proc) (pid int, what string) {
+	switch {
+	case pr.pid > 0:
+		return pr.pid, "app process"
+	case pr.forked && p.zyg != nil && p.zyg.pid > 0:
+		return p.zyg.pid, "the zygote of an app process it never reported"
+	}
+	return 0, ""
 }
 
 // killLocked kills pr at once, after a traceback of its threads when dump

@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"sync"
@@ -107,37 +106,47 @@ func (p *pool) readZygote(z *zygote) {
 		case frameBootError:
 			p.zygoteFailed(z, bootError(payload, p.cfg.Module))
 		case frameSpawned:
-			var m struct{ PID, Index int }
-			if json.Unmarshal(payload, &m) == nil {
-				p.mu.Lock()
-				pr := p.procs[m.Index]
-				if pr != nil && pr.pid == 0 {
-					pr.pid = m.PID
-					p.byPID[m.PID] = pr
-				}
-				p.mu.Unlock()
-				if pr != nil {
-					p.capture(pr)
-				}
+			pid, index, err := parseSpawned(payload)
+			if err != nil {
+				p.zygoteBroke(z, err)
+				return
+			}
+			p.mu.Lock()
+			pr := p.procs[index]
+			if pr != nil && pr.pid == 0 {
+				pr.pid = pid
+				p.byPID[pid] = pr
+			}
+			p.mu.Unlock()
+			if pr != nil {
+				p.capture(pr)
 			}
 		case frameExited:
-			var m struct{ PID, Status int }
-			if json.Unmarshal(payload, &m) == nil {
-				p.mu.Lock()
-				pr := p.byPID[m.PID]
-				p.mu.Unlock()
-				if pr != nil {
-					p.exited(pr, syscall.WaitStatus(m.Status))
-				}
+			pid, ws, err := parseExited(payload)
+			if err != nil {
+				p.zygoteBroke(z, err)
+				return
+			}
+			p.mu.Lock()
+			pr := p.byPID[pid]
+			p.mu.Unlock()
+			if pr != nil {
+				p.exited(pr, ws)
 			}
 		case frameLog:
 			p.logFrame(p.log.With().Int("pid", z.pid).Str("role", "zygote").Logger(), payload)
 		default:
-			p.log.Error().Int("pid", z.pid).Msgf("zygote sent frame type %q; killing it", kind)
-			_ = syscall.Kill(z.pid, syscall.SIGKILL)
+			p.zygoteBroke(z, fmt.Errorf("%w: frame type %q", errProtocol, kind))
 			return
 		}
 	}
+}
+
+// zygoteBroke kills a zygote that broke the protocol; its children die
+// with it, and the pool starts it again.
+func (p *pool) zygoteBroke(z *zygote, err error) {
+	p.log.Error().Int("pid", z.pid).Err(err).Msg("the zygote broke the protocol; killing it")
+	_ = syscall.Kill(z.pid, syscall.SIGKILL)
 }
 
 // zygoteFailed reports a zygote that could not start or import the app.
