@@ -78,7 +78,9 @@ func newFrameReader(c *net.UnixConn) *frameReader {
 	return &frameReader{c: c, buf: *readBufs.Get().(*[]byte), oob: make([]byte, syscall.CmsgSpace(maxFDs*4))}
 }
 
-// fill reads until at least need bytes are buffered (need ≤ len(buf)).
+// fill reads until at least need bytes are buffered (need ≤ len(buf)). End
+// of file is io.EOF itself (ReadMsgUnix wraps it in a *net.OpError), so that
+// the callers can tell a frame cut short from the end between frames.
 func (r *frameReader) fill(need int) error {
 	if r.end-r.start >= need {
 		return nil
@@ -95,6 +97,9 @@ func (r *frameReader) fill(need int) error {
 			r.takeRights(r.oob[:oobn])
 		}
 		r.end += n
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
 		if err != nil {
 			return err
 		}
