@@ -89,6 +89,7 @@ func (p *pool) awaitReady(pr *proc) {
 	if err == nil {
 		payload, err = rd.payload(n)
 	}
+	rd.closeFDs() // no frame before READY carries one
 	close(pr.firstRead)
 	switch {
 	case err != nil:

@@ -143,6 +143,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 				h.processFailed(w, r, s, fmt.Errorf("%w: END of %d bytes", errProtocol, n))
 				return
 			}
+			rd.closeFDs() // no frame of this response claims one
 			h.pool.release(s, false, "")
 			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 			return
@@ -162,6 +163,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			// The response is in rd's buffer: keep the buffer, give the slot
 			// a fresh one, and free the slot before writing to the client.
 			buf := rd.detach()
+			rd.closeFDs() // no frame of this response claims one
 			h.pool.release(s, false, "")
 			// A request waiting for the slot runs first and hands it to the
 			// process before this one writes to its client: the process does
@@ -237,10 +239,12 @@ func (h *Handler) reqLog(s *slot, r *http.Request) *zerolog.Logger {
 }
 
 // processFailed answers a request whose process died, was killed, or broke
-// the protocol, before any of the response was sent.
+// the protocol, before any of the response was sent. Descriptors that came
+// on the slot's socket are closed: the slot is not used again.
 func (h *Handler) processFailed(w http.ResponseWriter, r *http.Request, s *slot, err error) {
 	broken := errors.Is(err, errProtocol)
 	timedOut := h.pool.timedOut(s.p)
+	s.rd.closeFDs()
 	h.pool.release(s, true, brokenWhy(broken, err))
 	if timedOut {
 		http.Error(w, "504 gateway timeout", http.StatusGatewayTimeout)
