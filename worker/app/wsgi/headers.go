@@ -18,8 +18,11 @@ var hopByHop = map[string]bool{
 }
 
 // setHeaders puts the app's status and headers into w's header map and
-// returns the status code. A block the runner should never have let
-// through (a bad status or header) is a 500, logged.
+// returns the status code. Hop-by-hop headers are dropped but for a
+// Connection: close, which is kept; the same Content-Length twice is kept
+// once. A block arbiter cannot send (a bad status or header, which the
+// runner should never have let through, or two Content-Length headers that
+// differ) is a 500, logged.
 func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Request, s *slot) (int, error) {
 	status, rest, _ := bytes.Cut(block, []byte{0})
 	code, ok := 0, len(status) >= 3 && (len(status) == 3 || status[3] == ' ')
@@ -49,8 +52,17 @@ func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Reques
 			continue
 		}
 		if key == "Content-Length" {
-			if _, ok := cgivars.ParseDigits(string(value)); !ok {
+			n, ok := cgivars.ParseDigits(string(value))
+			if !ok {
 				return 0, h.badResponse(w, r, s, fmt.Sprintf("bad Content-Length %q", value))
+			}
+			if cl := hdr[key]; len(cl) > 0 {
+				// A client must refuse two lengths (RFC 9112 §6.3); the same
+				// one twice is sent once (RFC 9110 §8.6).
+				if first, _ := cgivars.ParseDigits(cl[0]); first != n {
+					return 0, h.badResponse(w, r, s, fmt.Sprintf("two Content-Length headers, %q and %q", cl[0], value))
+				}
+				continue
 			}
 		}
 		hdr[key] = append(hdr[key], string(value))
