@@ -58,15 +58,20 @@ func (p *pool) startProc(pr *proc, z *zygote) {
 // the read from ending).
 func (p *pool) reap(pr *proc) {
 	defer p.wg.Done()
-	var ws syscall.WaitStatus
-	for {
-		_, err := syscall.Wait4(pr.pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	ws := wait4(pr.pid)
 	waitAtMost(pr.firstRead, exitGrace)
 	p.exited(pr, ws)
+}
+
+// wait4 waits for the child pid to exit and returns its wait status.
+func wait4(pid int) syscall.WaitStatus {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			return ws
+		}
+	}
 }
 
 // waitAtMost waits until ch is closed or d has passed.

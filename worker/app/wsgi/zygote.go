@@ -67,13 +67,7 @@ func (p *pool) startZygote(z *zygote) {
 // the app forked can keep the socket open).
 func (p *pool) reapZygote(z *zygote) {
 	defer p.wg.Done()
-	var ws syscall.WaitStatus
-	for {
-		_, err := syscall.Wait4(z.pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	ws := wait4(z.pid)
 	waitAtMost(z.readDone, exitGrace)
 	p.zygoteExited(z, ws)
 }
