@@ -15,7 +15,11 @@ import (
 const Version = 1
 
 // maxPayload bounds a frame's payload: a few hundred bytes for most
-// messages; a heartbeat that lists 256 WSGI app processes stays under it.
+// messages. A heartbeat's entry for a WSGI app process takes 110 to 155
+// bytes, so about 390 of them fit in the worst case and 500 commonly: 256,
+// the most processes an app may have, always fit; a worker with more
+// (several WSGI mounts, or replacements starting beside many recycled
+// processes) sends as many as fit (see Send).
 const maxPayload = 60000
 
 // Kind says what a message means.
@@ -62,8 +66,11 @@ type Stats struct {
 	InFlight       int           `json:"in_flight"`        // requests being handled now
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
-	// Apps are the worker's app processes (WSGI), when it has any.
+	// Apps are the worker's app processes (WSGI), when it has any: as many
+	// as fit in a frame, in the order given.
 	Apps []AppProcess `json:"apps,omitempty"`
+	// AppsOmitted is how many app processes Send left out of Apps.
+	AppsOmitted int `json:"apps_omitted,omitempty"`
 }
 
 // AppProcess is one app process of a worker (a WSGI app's Python process).
@@ -96,15 +103,15 @@ type Writer struct {
 // NewWriter returns a Writer on w (a pipe).
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
-// Send writes m as one frame. On a pipe whose reader is gone it returns the
-// write error (EPIPE); the caller decides what that means.
+// Send writes m as one frame. A message over maxPayload with app processes
+// in its stats is sent with as many of them as fit, the first ones, and
+// AppsOmitted set to how many are left out; another over maxPayload is an
+// error. On a pipe whose reader is gone it returns the write error
+// (EPIPE); the caller decides what that means.
 func (w *Writer) Send(m Message) error {
-	payload, err := json.Marshal(m)
+	payload, err := encode(m)
 	if err != nil {
-		return fmt.Errorf("ipc: encode %s: %w", m.Kind, err)
-	}
-	if len(payload) > maxPayload {
-		return fmt.Errorf("ipc: %s payload of %d bytes is over %d", m.Kind, len(payload), maxPayload)
+		return err
 	}
 	frame := make([]byte, 4+len(payload))
 	frame[0] = Version
@@ -117,6 +124,39 @@ func (w *Writer) Send(m Message) error {
 		return fmt.Errorf("ipc: send %s: %w", m.Kind, err)
 	}
 	return nil
+}
+
+// encode marshals m, cutting its list of app processes to fit maxPayload.
+func encode(m Message) ([]byte, error) {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: encode %s: %w", m.Kind, err)
+	}
+	if len(payload) <= maxPayload {
+		return payload, nil
+	}
+	apps := m.Stats.Apps
+	// The most entries that fit: lo always fits (none does, unless the rest
+	// is too big), hi does not.
+	lo, hi := 0, len(apps)
+	var fit []byte
+	for lo <= hi {
+		k := (lo + hi) / 2
+		m.Stats.Apps, m.Stats.AppsOmitted = apps[:k], len(apps)-k
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("ipc: encode %s: %w", m.Kind, err)
+		}
+		if len(b) <= maxPayload {
+			fit, lo = b, k+1
+		} else {
+			hi = k - 1
+		}
+	}
+	if fit == nil {
+		return nil, fmt.Errorf("ipc: %s payload of %d bytes is over %d", m.Kind, len(payload), maxPayload)
+	}
+	return fit, nil
 }
 
 // Reader reads frames; it is not safe for concurrent use.

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -158,6 +159,51 @@ func TestUpgradeRoundTrip(t *testing.T) {
 	for _, bad := range []string{"", "{}", `{"parent":1,"ready_fd":1,"lifeline_fd":9}`} {
 		if _, err := DecodeUpgrade(bad); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// worstApp is an app process entry as long as one can be.
+func worstApp(i int) AppProcess {
+	return AppProcess{PID: 4194304 - i, State: "recycling", Busy: 1024, Threads: 1024, Requests: 1<<64 - 1,
+		RSS: 1<<63 - 1, AgeSeconds: 31536000.123456789}
+}
+
+// A heartbeat lists every app process of an app at its largest (256), and
+// with more than fit sends the first ones that do and says how many it
+// left out, instead of failing (which the worker takes for a dead master).
+func TestHeartbeatAppsFit(t *testing.T) {
+	for _, n := range []int{256, 1024} {
+		apps := make([]AppProcess, n)
+		for i := range apps {
+			apps[i] = worstApp(i)
+		}
+		stats := Stats{Requests: 1<<64 - 1, InFlight: 1 << 20, OldestInFlight: 1 << 62, RSS: 1<<63 - 1, Apps: apps}
+		var buf bytes.Buffer
+		if err := NewWriter(&buf).Send(Message{Kind: KindHeartbeat, Stats: stats}); err != nil {
+			t.Fatalf("%d app processes: %v", n, err)
+		}
+		if buf.Len() > 4+maxPayload {
+			t.Fatalf("%d app processes: a frame of %d bytes", n, buf.Len())
+		}
+		m, err := NewReader(&buf).Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.Stats
+		if len(got.Apps)+got.AppsOmitted != n || !reflect.DeepEqual(got.Apps, apps[:len(got.Apps)]) {
+			t.Fatalf("%d app processes: got %d and %d omitted", n, len(got.Apps), got.AppsOmitted)
+		}
+		if n == 256 && got.AppsOmitted != 0 {
+			t.Fatalf("256 app processes: %d omitted", got.AppsOmitted)
+		}
+		if got.AppsOmitted > 0 {
+			one := m
+			one.Stats.Apps = apps[:len(got.Apps)+1]
+			one.Stats.AppsOmitted--
+			if b, _ := json.Marshal(one); len(b) <= maxPayload {
+				t.Fatalf("%d app processes: %d sent, yet %d would fit", n, len(got.Apps), len(got.Apps)+1)
+			}
 		}
 	}
 }

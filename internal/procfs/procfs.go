@@ -112,3 +112,13 @@ func RSS(pid int) int64 {
 	}
 	return pages * int64(os.Getpagesize())
 }
+
+// OpenFDs counts this process's open file descriptors, from /proc/self/fd
+// (the one the count reads included); -1 when it cannot be read.
+func OpenFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}

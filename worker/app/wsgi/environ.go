@@ -27,7 +27,13 @@ var recomputed = map[string]bool{
 // header or a path its own character, as PEP 3333 wants for native strings.
 type env struct{ b []byte }
 
+// add appends a variable; one whose name or value has a NUL is left out:
+// it would shift every pair after it, and a value could carry variables of
+// its own ("x NUL REMOTE_USER NUL admin").
 func (e *env) add(k, v string) {
+	if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+		return
+	}
 	e.b = append(e.b, k...)
 	e.b = append(e.b, 0)
 	e.b = append(e.b, v...)
@@ -52,7 +58,8 @@ func (e *env) add(k, v string) {
 // Over FastCGI, SCGI and uwsgi the front end's variables come first, as they
 // came (REMOTE_USER, DOCUMENT_ROOT, custom fastcgi_param / uwsgi_param ones),
 // less HTTP_* ones DroppedHeaderVar names and those in recomputed; the
-// request's own values fill what the front end left out.
+// request's own values fill what the front end left out. A variable with a
+// NUL in its name or value is left out (a path with one is errNULInPath).
 func (h *Handler) environ(e *env, r *http.Request, bodyLen int64) error {
 	path := r.URL.Path
 	if strings.IndexByte(path, 0) >= 0 {

@@ -78,7 +78,9 @@ func newFrameReader(c *net.UnixConn) *frameReader {
 	return &frameReader{c: c, buf: *readBufs.Get().(*[]byte), oob: make([]byte, syscall.CmsgSpace(maxFDs*4))}
 }
 
-// fill reads until at least need bytes are buffered (need ≤ len(buf)).
+// fill reads until at least need bytes are buffered (need ≤ len(buf)). End
+// of file is io.EOF itself (ReadMsgUnix wraps it in a *net.OpError), so that
+// the callers can tell a frame cut short from the end between frames.
 func (r *frameReader) fill(need int) error {
 	if r.end-r.start >= need {
 		return nil
@@ -95,6 +97,9 @@ func (r *frameReader) fill(need int) error {
 			r.takeRights(r.oob[:oobn])
 		}
 		r.end += n
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
 		if err != nil {
 			return err
 		}
@@ -222,4 +227,22 @@ func writeFrame(c *net.UnixConn, kind byte, payload []byte, fd int) error {
 	}
 	_, _, err := c.WriteMsgUnix(b, syscall.UnixRights(fd), nil)
 	return err
+}
+
+// detach hands the buffer and what is left unread in it to the caller,
+// and gives r a fresh one holding the rest.
+func (r *frameReader) detach() []byte {
+	old := r.buf
+	nb := *readBufs.Get().(*[]byte)
+	r.end = copy(nb, old[r.start:r.end])
+	r.start = 0
+	r.buf = nb
+	return old
+}
+
+func putBuf(b []byte) {
+	if cap(b) == readBufSize {
+		b = b[:readBufSize]
+		readBufs.Put(&b)
+	}
 }

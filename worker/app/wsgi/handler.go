@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -178,22 +177,11 @@ func (e *AppLoadError) Error() string {
 	return fmt.Sprintf("cannot load the WSGI app %q: %s", e.Module, e.Exception)
 }
 
-// bootError decodes a BOOT_ERROR frame.
-func bootError(payload []byte, module string) error {
-	var m struct{ Error, Traceback string }
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return fmt.Errorf("%w: bad BOOT_ERROR %q", errProtocol, payload)
-	}
-	return &AppLoadError{Module: module, Exception: m.Error, Traceback: m.Traceback}
-}
-
 // IsAppLoad reports whether err is an app that did not import.
 func IsAppLoad(err error) bool {
 	var e *AppLoadError
 	return errors.As(err, &e)
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // logFrame logs a LOG frame: the first line is the message, the rest (a
 // traceback) a field.

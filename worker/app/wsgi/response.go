@@ -1,11 +1,9 @@
 package wsgi
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,8 +14,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // ServeHTTP answers r with the app.
@@ -109,6 +105,9 @@ func reqInfo(r *http.Request) string { return r.Method + " " + r.RequestURI }
 
 // respond reads the app's response from s and sends it to w. The slot is
 // released as soon as the app is done, before a slow client has read it.
+// A COMPLETE frame that fits in the read buffer is answered here, without
+// another goroutine; anything else is pumped into a spool (stream.go), and
+// the status and headers are checked by setHeaders (headers.go).
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 	var timer *time.Timer
 	if h.cfg.RequestTimeout > 0 {
@@ -144,6 +143,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 				h.processFailed(w, r, s, fmt.Errorf("%w: END of %d bytes", errProtocol, n))
 				return
 			}
+			rd.closeFDs() // no frame of this response claims one
 			h.pool.release(s, false, "")
 			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 			return
@@ -163,6 +163,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			// The response is in rd's buffer: keep the buffer, give the slot
 			// a fresh one, and free the slot before writing to the client.
 			buf := rd.detach()
+			rd.closeFDs() // no frame of this response claims one
 			h.pool.release(s, false, "")
 			// A request waiting for the slot runs first and hands it to the
 			// process before this one writes to its client: the process does
@@ -238,10 +239,12 @@ func (h *Handler) reqLog(s *slot, r *http.Request) *zerolog.Logger {
 }
 
 // processFailed answers a request whose process died, was killed, or broke
-// the protocol, before any of the response was sent.
+// the protocol, before any of the response was sent. Descriptors that came
+// on the slot's socket are closed: the slot is not used again.
 func (h *Handler) processFailed(w http.ResponseWriter, r *http.Request, s *slot, err error) {
 	broken := errors.Is(err, errProtocol)
 	timedOut := h.pool.timedOut(s.p)
+	s.rd.closeFDs()
 	h.pool.release(s, true, brokenWhy(broken, err))
 	if timedOut {
 		http.Error(w, "504 gateway timeout", http.StatusGatewayTimeout)
@@ -265,72 +268,6 @@ func brokenWhy(protocol bool, err error) string {
 	return "protocol error: " + err.Error()
 }
 
-// Hop-by-hop headers an app must not send (PEP 3333); a Connection: close
-// is honoured, the rest are dropped.
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Transfer-Encoding": true,
-	"Te": true, "Trailer": true, "Upgrade": true,
-}
-
-// setHeaders puts the app's status and headers into w's header map and
-// returns the status code. A block the runner should never have let
-// through (a bad status or header) is a 500, logged.
-func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Request, s *slot) (int, error) {
-	status, rest, _ := bytes.Cut(block, []byte{0})
-	code, ok := 0, len(status) >= 3 && (len(status) == 3 || status[3] == ' ')
-	if ok {
-		c, err := strconv.Atoi(string(status[:3]))
-		code, ok = c, err == nil && c >= 200 && c <= 999
-	}
-	if !ok {
-		return 0, h.badResponse(w, r, s, fmt.Sprintf("bad status %q", status))
-	}
-	hdr := w.Header()
-	for len(rest) > 0 {
-		name, r2, ok := bytes.Cut(rest, []byte{0})
-		if !ok {
-			return 0, h.badResponse(w, r, s, "a header without a value")
-		}
-		var value []byte
-		value, rest, _ = bytes.Cut(r2, []byte{0})
-		if !cgivars.IsToken(string(name)) || !validValue(value) {
-			return 0, h.badResponse(w, r, s, fmt.Sprintf("bad header %q: %q", name, value))
-		}
-		key := http.CanonicalHeaderKey(string(name))
-		if hopByHop[key] {
-			if key == "Connection" && bytes.Contains(bytes.ToLower(value), []byte("close")) {
-				hdr.Set("Connection", "close")
-			}
-			continue
-		}
-		if key == "Content-Length" {
-			if _, ok := cgivars.ParseDigits(string(value)); !ok {
-				return 0, h.badResponse(w, r, s, fmt.Sprintf("bad Content-Length %q", value))
-			}
-		}
-		hdr[key] = append(hdr[key], string(value))
-	}
-	return code, nil
-}
-
-func validValue(v []byte) bool {
-	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-var errBadResponse = errors.New("bad response from the app")
-
-func (h *Handler) badResponse(w http.ResponseWriter, r *http.Request, s *slot, what string) error {
-	h.reqLog(s, r).Error().Msg("app sent a response arbiter cannot send: " + what)
-	clear(w.Header())
-	http.Error(w, "500 internal server error", http.StatusInternalServerError)
-	return errBadResponse
-}
-
 // writeWhole sends a response whose body is all here.
 func (h *Handler) writeWhole(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	hdr := w.Header()
@@ -352,236 +289,4 @@ func (h *Handler) writeWhole(w http.ResponseWriter, r *http.Request, code int, b
 
 func bodyAllowed(code int) bool {
 	return code != http.StatusNoContent && code != http.StatusNotModified && code >= 200
-}
-
-// pump reads the rest of a response from s into sp: BODY, SENDFILE and LOG
-// frames until END (or bodyLen bytes of a COMPLETE frame's body), then
-// frees the slot. When the client is gone, it asks the app to stop (ABORT)
-// and drops what still comes.
-func (h *Handler) pump(s *slot, r *http.Request, sp *spool, bodyLen int64, stop func(), refs *atomic.Int32) {
-	defer func() {
-		if refs.Add(-1) == 0 {
-			sp.close()
-		}
-	}()
-	rd := s.rd
-	aborted := false
-	put := func(p []byte) error {
-		if aborted {
-			return nil
-		}
-		if err := sp.put(p); err != nil {
-			aborted = true
-			if !errors.Is(err, errAbandoned) {
-				h.reqLog(s, r).Error().Err(err).Msg("cannot buffer the response")
-			}
-			if bodyLen < 0 {
-				_ = writeFrame(s.c, frameAbort, nil, -1)
-			}
-		}
-		return nil
-	}
-	var perr error
-	code := byte(endOK)
-	if bodyLen >= 0 {
-		perr = rd.stream(int(bodyLen), put)
-	} else {
-	frames:
-		for {
-			kind, n, err := rd.header()
-			if err != nil {
-				perr = err
-				break
-			}
-			switch kind {
-			case frameBody:
-				perr = rd.stream(n, put)
-			case frameLog:
-				var p []byte
-				if p, perr = rd.payload(n); perr == nil {
-					h.pool.logFrame(*h.reqLog(s, r), p)
-				}
-			case frameSendfile:
-				var p []byte
-				p, perr = rd.payload(n)
-				if perr == nil && n != 16 {
-					perr = fmt.Errorf("%w: SENDFILE of %d bytes", errProtocol, n)
-				}
-				if perr == nil {
-					var fd int
-					if fd, perr = rd.takeFD(); perr == nil {
-						f := os.NewFile(uintptr(fd), "wsgi.file_wrapper")
-						if aborted {
-							f.Close()
-						} else {
-							sp.putFile(f, int64(binary.LittleEndian.Uint64(p)))
-						}
-					}
-				}
-			case frameEnd:
-				var p []byte
-				p, perr = rd.payload(n)
-				if perr == nil && len(p) == 1 {
-					code = p[0]
-					break frames
-				}
-				perr = errors.Join(perr, fmt.Errorf("%w: END of %d bytes", errProtocol, n))
-			default:
-				perr = fmt.Errorf("%w: frame type %q in a response", errProtocol, kind)
-			}
-			if perr != nil {
-				break
-			}
-		}
-	}
-	stop()
-	rd.closeFDs()
-	if perr != nil {
-		if h.pool.timedOut(s.p) {
-			perr = fmt.Errorf("killed after request_timeout: %w", perr)
-		} else if !aborted {
-			h.reqLog(s, r).Error().Err(perr).Msg("app process failed while sending the response")
-		}
-		code = endAbort
-	}
-	h.pool.release(s, perr != nil, brokenWhy(errors.Is(perr, errProtocol), perr))
-	sp.finish(code, perr)
-}
-
-// stream sends a response the pump fills: the headers once the first body
-// bytes (or the end) are there, so that a response that turns out to be
-// whole gets a Content-Length, then each batch as it comes, flushed.
-func (h *Handler) stream(w http.ResponseWriter, r *http.Request, s *slot, block []byte, sp *spool, refs *atomic.Int32) {
-	defer func() {
-		if refs.Add(-1) == 0 {
-			sp.close()
-		}
-	}()
-	code, err := h.setHeaders(w, block, r, s)
-	if err != nil {
-		sp.abandon()
-		return
-	}
-	items, done, endCode, perr := sp.take(true)
-	hdr := w.Header()
-	if hdr["Content-Length"] == nil && bodyAllowed(code) {
-		switch {
-		case done && perr == nil && endCode == endOK && !hasFile(items):
-			hdr["Content-Length"] = []string{strconv.Itoa(dataLen(items))}
-		case len(items) == 1 && items[0].appFile != nil:
-			// wsgi.file_wrapper: the file is the whole body.
-			if fi, err := items[0].appFile.Stat(); err == nil && fi.Mode().IsRegular() {
-				hdr["Content-Length"] = []string{strconv.FormatInt(max(fi.Size()-items[0].off, 0), 10)}
-			}
-		}
-	}
-	w.WriteHeader(code)
-	rc := http.NewResponseController(w)
-	var limit int64 = -1
-	if cl := hdr["Content-Length"]; len(cl) > 0 {
-		limit, _ = strconv.ParseInt(cl[0], 10, 64)
-	}
-	for {
-		for _, it := range items {
-			if err := h.writeItem(w, sp, it, &limit); err != nil {
-				for _, rest := range items {
-					if rest.appFile != nil {
-						rest.appFile.Close()
-					}
-				}
-				sp.abandon()
-				return
-			}
-		}
-		sp.written()
-		if done {
-			break
-		}
-		if items, done, endCode, perr = sp.take(false); len(items) == 0 && !done {
-			_ = rc.Flush()
-			items, done, endCode, perr = sp.take(true)
-		}
-	}
-	if perr != nil || endCode != endOK {
-		_ = rc.Flush()
-		panic(http.ErrAbortHandler) // the client must not take a cut body for a whole one
-	}
-}
-
-func hasFile(items []spoolItem) bool {
-	for _, it := range items {
-		if it.appFile != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func dataLen(items []spoolItem) int {
-	n := 0
-	for _, it := range items {
-		if it.inTmp {
-			n += int(it.n)
-		} else {
-			n += len(it.data)
-		}
-	}
-	return n
-}
-
-// writeItem sends one item, at most *limit bytes when the app declared a
-// Content-Length (-1: no limit).
-func (h *Handler) writeItem(w http.ResponseWriter, sp *spool, it spoolItem, limit *int64) error {
-	var src io.Reader
-	switch {
-	case it.appFile != nil:
-		defer it.appFile.Close()
-		if _, err := it.appFile.Seek(it.off, io.SeekStart); err != nil {
-			return err
-		}
-		src = it.appFile
-	case it.inTmp:
-		src = sp.readItem(it)
-	default:
-		if *limit >= 0 && int64(len(it.data)) > *limit {
-			it.data = it.data[:*limit]
-		}
-		n, err := w.Write(it.data)
-		if *limit >= 0 {
-			*limit -= int64(n)
-		}
-		if errors.Is(err, http.ErrBodyNotAllowed) {
-			return nil
-		}
-		return err
-	}
-	if *limit >= 0 {
-		src = &io.LimitedReader{R: src, N: *limit}
-	}
-	n, err := io.Copy(w, src) // sendfile for an *os.File over TCP
-	if *limit >= 0 {
-		*limit -= n
-	}
-	if errors.Is(err, http.ErrBodyNotAllowed) {
-		return nil
-	}
-	return err
-}
-
-// detach hands the buffer and what is left unread in it to the caller,
-// and gives r a fresh one holding the rest.
-func (r *frameReader) detach() []byte {
-	old := r.buf
-	nb := *readBufs.Get().(*[]byte)
-	r.end = copy(nb, old[r.start:r.end])
-	r.start = 0
-	r.buf = nb
-	return old
-}
-
-func putBuf(b []byte) {
-	if cap(b) == readBufSize {
-		b = b[:readBufSize]
-		readBufs.Put(&b)
-	}
 }

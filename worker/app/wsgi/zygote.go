@@ -1,7 +1,6 @@
 package wsgi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"sync"
@@ -21,6 +20,8 @@ type zygote struct {
 	wmu    sync.Mutex // serializes SPAWN frames
 	failed bool       // a boot failure was reported already
 	exited chan struct{}
+	// readDone is closed when readZygote has returned.
+	readDone chan struct{}
 }
 
 // startZygote starts z, which reports READY once the app is imported.
@@ -60,21 +61,21 @@ func (p *pool) startZygote(z *zygote) {
 	go p.readZygote(z)
 }
 
+// reapZygote waits for the zygote to exit. Its last reports (a
+// BOOT_ERROR, its children's exits) may still be in the socket: they are
+// read to the end of file first, or for at most exitGrace (a grandchild
+// the app forked can keep the socket open).
 func (p *pool) reapZygote(z *zygote) {
 	defer p.wg.Done()
-	var ws syscall.WaitStatus
-	for {
-		_, err := syscall.Wait4(z.pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	ws := wait4(z.pid)
+	waitAtMost(z.readDone, exitGrace)
 	p.zygoteExited(z, ws)
 }
 
 // readZygote reads the zygote's reports until it closes its socket.
 func (p *pool) readZygote(z *zygote) {
 	defer p.wg.Done()
+	defer close(z.readDone)
 	rd := newFrameReader(z.ctl)
 	defer rd.recycle()
 	defer rd.closeFDs()
@@ -99,37 +100,47 @@ func (p *pool) readZygote(z *zygote) {
 		case frameBootError:
 			p.zygoteFailed(z, bootError(payload, p.cfg.Module))
 		case frameSpawned:
-			var m struct{ PID, Index int }
-			if json.Unmarshal(payload, &m) == nil {
-				p.mu.Lock()
-				pr := p.procs[m.Index]
-				if pr != nil && pr.pid == 0 {
-					pr.pid = m.PID
-					p.byPID[m.PID] = pr
-				}
-				p.mu.Unlock()
-				if pr != nil {
-					p.capture(pr)
-				}
+			pid, index, err := parseSpawned(payload)
+			if err != nil {
+				p.zygoteBroke(z, err)
+				return
+			}
+			p.mu.Lock()
+			pr := p.procs[index]
+			if pr != nil && pr.pid == 0 {
+				pr.pid = pid
+				p.byPID[pid] = pr
+			}
+			p.mu.Unlock()
+			if pr != nil {
+				p.capture(pr)
 			}
 		case frameExited:
-			var m struct{ PID, Status int }
-			if json.Unmarshal(payload, &m) == nil {
-				p.mu.Lock()
-				pr := p.byPID[m.PID]
-				p.mu.Unlock()
-				if pr != nil {
-					p.exited(pr, syscall.WaitStatus(m.Status))
-				}
+			pid, ws, err := parseExited(payload)
+			if err != nil {
+				p.zygoteBroke(z, err)
+				return
+			}
+			p.mu.Lock()
+			pr := p.byPID[pid]
+			p.mu.Unlock()
+			if pr != nil {
+				p.exited(pr, ws)
 			}
 		case frameLog:
 			p.logFrame(p.log.With().Int("pid", z.pid).Str("role", "zygote").Logger(), payload)
 		default:
-			p.log.Error().Int("pid", z.pid).Msgf("zygote sent frame type %q; killing it", kind)
-			_ = syscall.Kill(z.pid, syscall.SIGKILL)
+			p.zygoteBroke(z, fmt.Errorf("%w: frame type %q", errProtocol, kind))
 			return
 		}
 	}
+}
+
+// zygoteBroke kills a zygote that broke the protocol; its children die
+// with it, and the pool starts it again.
+func (p *pool) zygoteBroke(z *zygote, err error) {
+	p.log.Error().Int("pid", z.pid).Err(err).Msg("the zygote broke the protocol; killing it")
+	_ = syscall.Kill(z.pid, syscall.SIGKILL)
 }
 
 // zygoteFailed reports a zygote that could not start or import the app.

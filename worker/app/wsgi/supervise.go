@@ -1,0 +1,233 @@
+package wsgi
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/arbiter-dev/arbiter/internal/procfs"
+)
+
+// Timings that are not configurable.
+const (
+	// exitGrace is how long a process whose sockets were closed may take to
+	// exit (atexit handlers) before it gets SIGKILL.
+	exitGrace = 5 * time.Second
+	// dumpWait bounds the wait for a traceback after SIGUSR2.
+	dumpWait = 2 * time.Second
+	// sampleEvery is how often the pool reads each process's RSS.
+	sampleEvery = time.Second
+	maxBackoff  = 10 * time.Second
+)
+
+// supervise keeps the pool at Processes: it starts what is missing (behind
+// the back-off after failures), and samples RSS for /status and
+// max_memory.
+func (p *pool) supervise() {
+	defer p.wg.Done()
+	tick := time.NewTicker(sampleEvery)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-p.kick:
+		case <-retry.C:
+		case <-tick.C:
+			p.sample()
+		}
+		if d := p.manage(); d > 0 {
+			retry.Reset(d)
+		}
+	}
+}
+
+// manage starts the processes that are missing. It returns how long to wait
+// before trying again after a failure, or 0.
+func (p *pool) manage() time.Duration {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return 0
+	}
+	if wait := time.Until(p.retryAt); wait > 0 {
+		p.mu.Unlock()
+		return wait
+	}
+	if p.cfg.Preload && (p.zyg == nil || p.zyg.state != ready) {
+		if p.zyg == nil {
+			p.zyg = &zygote{state: starting, exited: make(chan struct{}), readDone: make(chan struct{})}
+			z := p.zyg
+			p.mu.Unlock()
+			p.startZygote(z)
+			return 0
+		}
+		p.mu.Unlock()
+		return 0 // wait for it
+	}
+	live, _ := p.liveLocked()
+	var todo []*proc
+	for ; live < p.cfg.Processes; live++ {
+		p.nextID++
+		pr := &proc{id: p.nextID, state: starting, limit: p.nextLimit(), start: time.Now(),
+			exited: make(chan struct{}), firstRead: make(chan struct{})}
+		p.procs[pr.id] = pr
+		todo = append(todo, pr)
+	}
+	z := p.zyg
+	p.mu.Unlock()
+	for _, pr := range todo {
+		p.startProc(pr, z)
+	}
+	return 0
+}
+
+// bootFailed handles a process that did not become ready: during the first
+// boot the app does not load (the worker exits 4); later the pool retries
+// with a growing back-off, and requests get 503 while nothing serves.
+func (p *pool) bootFailed(pr *proc, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr != nil && pr.state < killing {
+		if pr.state == starting && pr.pid > 0 {
+			_ = syscall.Kill(pr.pid, syscall.SIGKILL)
+		}
+		pr.state = killing
+		pr.killedFor = "boot"
+		if pr.pid <= 0 {
+			p.forgetLocked(pr)
+		}
+	}
+	if p.closing {
+		return
+	}
+	if p.booting {
+		p.booting = false
+		p.bootErr <- err
+		return
+	}
+	p.failures++
+	p.lastErr = err
+	d := min(100*time.Millisecond<<min(p.failures-1, 10), maxBackoff)
+	p.retryAt = time.Now().Add(d)
+	var tb string
+	var be *appLoadError
+	if errors.As(err, &be) {
+		tb = be.Traceback
+	}
+	p.log.Error().Err(err).Str("traceback", tb).Int("failures", p.failures).Dur("retry_in", d).Msg("app process failed to start")
+	if _, readyN := p.liveLocked(); readyN == 0 {
+		select {
+		case <-p.broken:
+		default:
+			close(p.broken)
+		}
+	}
+	p.wake()
+}
+
+// timeout is request_timeout's timer for the request seq on s.
+func (p *pool) timeout(s *slot, seq uint64, request string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !s.use || s.seq != seq || s.p.state >= killing {
+		return
+	}
+	p.killLocked(s.p, "request_timeout", request)
+}
+
+// timedOut reports whether pr was killed for request_timeout (504, not 502).
+func (p *pool) timedOut(pr *proc) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return pr.killedFor == "request_timeout"
+}
+
+// sample reads each process's RSS and recycles one over max_memory.
+func (p *pool) sample() {
+	p.mu.Lock()
+	pids := make(map[*proc]int, len(p.procs))
+	for _, pr := range p.procs {
+		if pr.pid > 0 && pr.state < killing {
+			pids[pr] = pr.pid
+		}
+	}
+	p.mu.Unlock()
+	rss := make(map[*proc]int64, len(pids))
+	for pr, pid := range pids {
+		rss[pr] = procfs.RSS(pid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pr, v := range rss {
+		pr.rss = v
+		if p.cfg.MaxMemory > 0 && v > p.cfg.MaxMemory && pr.state == ready {
+			p.recycleLocked(pr, fmt.Sprintf("RSS %d MiB is over max_memory (%d MiB)", v>>20, p.cfg.MaxMemory>>20))
+		}
+	}
+}
+
+// close ends the pool: every process's sockets close (a process still
+// importing is killed), each gets exitGrace to exit, then SIGKILL; the
+// zygote goes last. It returns when every process is reaped and every
+// goroutine of the pool is done.
+func (p *pool) close() {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.closing = true
+	close(p.closed)
+	var waits []chan struct{}
+	for _, pr := range p.procs {
+		waits = append(waits, pr.exited)
+		if pr.state == starting && pr.pid > 0 {
+			_ = syscall.Kill(pr.pid, syscall.SIGKILL)
+		}
+		p.closeLocked(pr)
+	}
+	z := p.zyg
+	p.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+	if z != nil {
+		p.mu.Lock()
+		ctl, pid := z.ctl, z.pid
+		p.mu.Unlock()
+		if ctl != nil {
+			ctl.Close() // the zygote exits at end of file
+		}
+		select {
+		case <-z.exited:
+		case <-time.After(exitGrace):
+			if pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			<-z.exited
+		}
+	}
+	// Output readers end at end of file, which a grandchild holding the
+	// pipe could delay for ever: give them a moment, then cut them off.
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		p.mu.Lock()
+		for f := range p.outputs {
+			f.Close()
+		}
+		p.mu.Unlock()
+		<-done
+	}
+	p.sp.stop()
+	unix.Close(p.runner)
+	p.devnull.Close()
+}
