@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"syscall"
@@ -125,7 +126,8 @@ func (r *frameReader) takeRights(oob []byte) {
 	}
 }
 
-// header reads the next frame header.
+// header reads the next frame header. A length that does not fit in an int
+// (over 2 GiB on a 32-bit platform) is an errProtocol.
 func (r *frameReader) header() (kind byte, n int, err error) {
 	if err := r.fill(hdrLen); err != nil {
 		if err == io.EOF && r.end > r.start {
@@ -136,6 +138,9 @@ func (r *frameReader) header() (kind byte, n int, err error) {
 	kind = r.buf[r.start]
 	n64 := binary.LittleEndian.Uint32(r.buf[r.start+1:])
 	r.start += hdrLen
+	if uint64(n64) > math.MaxInt {
+		return kind, 0, fmt.Errorf("%w: a frame of %d bytes", errProtocol, n64)
+	}
 	return kind, int(n64), nil
 }
 

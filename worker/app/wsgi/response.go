@@ -153,7 +153,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 				return
 			}
 			p, err := rd.payload(n)
-			if err != nil || len(p) < 4 || int(binary.LittleEndian.Uint32(p)) > len(p)-4 {
+			if err != nil || len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
 				stop()
 				h.processFailed(w, r, s, errors.Join(err, fmt.Errorf("%w: bad COMPLETE frame", errProtocol)))
 				return
@@ -205,9 +205,10 @@ func (h *Handler) respondLarge(w http.ResponseWriter, r *http.Request, s *slot, 
 	lp, err := rd.payload(4)
 	hl := 0
 	if err == nil {
-		hl = int(binary.LittleEndian.Uint32(lp))
-		if hl > n-4 {
+		if l := binary.LittleEndian.Uint32(lp); uint64(l) > uint64(n-4) {
 			err = fmt.Errorf("%w: bad COMPLETE frame", errProtocol)
+		} else {
+			hl = int(l)
 		}
 	}
 	var block []byte
