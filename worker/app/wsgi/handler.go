@@ -46,8 +46,12 @@ type Config struct {
 	// to the end of its response; then the process's threads are dumped
 	// into the log and it is killed, and the client gets 504. 0: no limit.
 	RequestTimeout time.Duration
-	// BootTimeout bounds a replacement process's import; 0: no limit. (The
-	// first boot is bounded by the master's timeout.)
+	// BootTimeout bounds a replacement process's import, checked every
+	// second: one still importing is killed and counts as a failed start
+	// (back-off, 503 while nothing serves). 0: no limit. The first boot is
+	// bounded by the master's timeout on the worker's readiness; with
+	// preload a replacement is forked from the imported zygote and cannot
+	// hang in its import.
 	BootTimeout time.Duration
 	// MaxRequests recycles a process after that many requests, plus up to
 	// MaxRequestsJitter more; 0: never.

@@ -148,16 +148,26 @@ func (p *pool) timedOut(pr *proc) bool {
 	return pr.killedFor == "request_timeout"
 }
 
-// sample reads each process's RSS and recycles one over max_memory.
+// sample reads each process's RSS and recycles one over max_memory. It
+// also fails a replacement still importing after BootTimeout (the first
+// boot is the master's to bound): it is killed, and the pool backs off as
+// after any failed start.
 func (p *pool) sample() {
 	p.mu.Lock()
 	pids := make(map[*proc]int, len(p.procs))
+	var stuck []*proc
 	for _, pr := range p.procs {
 		if pr.pid > 0 && pr.state < killing {
 			pids[pr] = pr.pid
 		}
+		if pr.state == starting && pr.pid > 0 && !p.booting && p.cfg.BootTimeout > 0 && time.Since(pr.start) > p.cfg.BootTimeout {
+			stuck = append(stuck, pr)
+		}
 	}
 	p.mu.Unlock()
+	for _, pr := range stuck {
+		p.bootFailed(pr, fmt.Errorf("app process %d did not become ready within %v (timeout); is the app's import stuck?", pr.pid, p.cfg.BootTimeout))
+	}
 	rss := make(map[*proc]int64, len(pids))
 	for pr, pid := range pids {
 		rss[pr] = procfs.RSS(pid)

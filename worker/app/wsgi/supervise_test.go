@@ -264,6 +264,27 @@ func TestRespawnFailureThen503ThenRecovery(t *testing.T) {
 	})
 }
 
+// A replacement whose import hangs is killed after BootTimeout and
+// retried; once the import works again, a process serves.
+func TestReplacementStuckInImportIsKilled(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "hang")
+	a := startApp(t, "conformance", func(c *Config) {
+		c.Processes = 1
+		c.BootTimeout = time.Second
+		c.Env = append(c.Env, "ARBITER_TEST_HANG_IF="+flag)
+	})
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.get(t, "/crash")
+	a.log.wait(t, "app process failed to start", "did not become ready within 1s")
+	os.Remove(flag)
+	waitFor(t, "a process again", func() bool {
+		resp, _ := a.get(t, "/pid")
+		return resp.StatusCode == 200
+	})
+}
+
 func TestSIGUSR2DumpsThreads(t *testing.T) {
 	a := startApp(t, "conformance", func(c *Config) { c.Processes = 1 })
 	for pid := range a.readyPIDs() {

@@ -22,6 +22,10 @@ if os.environ.get("ARBITER_TEST_IMPORTS"):
         f.write("%d\n" % os.getpid())
 if os.environ.get("ARBITER_TEST_FAIL_IF") and os.path.exists(os.environ["ARBITER_TEST_FAIL_IF"]):
     raise RuntimeError("told to fail: %s exists" % os.environ["ARBITER_TEST_FAIL_IF"])
+if os.environ.get("ARBITER_TEST_HANG_IF") and os.path.exists(os.environ["ARBITER_TEST_HANG_IF"]):
+    import time
+
+    time.sleep(3600)  # an import stuck on a lock or a network call
 
 
 def environ_json(environ):
