@@ -48,6 +48,9 @@ type WorkerStatus struct {
 	// Apps are the worker's app processes (a WSGI app's), as of its last
 	// heartbeat.
 	Apps []ipc.AppProcess `json:"app_processes,omitempty"`
+	// AppsOmitted is how many more app processes the worker has than its
+	// heartbeat could list (a frame holds a few hundred).
+	AppsOmitted int `json:"app_processes_omitted,omitempty"`
 }
 
 func (m *Master) publish() {
@@ -63,7 +66,7 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Apps: p.stats.Apps}
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted}
 		switch {
 		case p.retiring:
 			w.State = "retiring"
