@@ -49,7 +49,6 @@ import (
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
-	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 type options struct {
@@ -282,17 +281,20 @@ func (b *bench) measure(ctx context.Context, r *row, pgid int) error {
 			return fmt.Errorf("warm-up: %w\n%s", err, raw)
 		}
 	}
-	groups := []int{pgid}
+	ng := 0
 	if r.nginx {
-		groups = append(groups, b.ng.PID())
+		ng = b.ng.PID()
 	}
-	before := takeSnap(groups)
+	before := takeSnap(pgid, ng, b.arbiterBin)
 	res, raw, err := benchkit.RunWrk(ctx, b.o.wrk, r.url(), b.o.threads, b.o.conns, b.o.duration)
-	after := takeSnap(groups)
+	after := takeSnap(pgid, ng, b.arbiterBin)
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, raw)
 	}
-	res.CPU, r.other = cpuDelta(before, after)
+	r.cpu, r.other = cpuDelta(before, after)
+	for _, d := range r.cpu {
+		res.CPU += d
+	}
 	r.res = res
 	return nil
 }
@@ -306,46 +308,4 @@ func (b *bench) tearDown() {
 	if !b.o.keep {
 		os.RemoveAll(b.dir)
 	}
-}
-
-// cpuSnap is a reading of the CPU time counters.
-type cpuSnap struct {
-	busy, total int64         // all CPUs (/proc/stat), in ticks
-	procs       map[int]int64 // the measured groups' processes, in ticks
-	self, kids  time.Duration // this process (the slow clients), and its reaped children (wrk)
-}
-
-// takeSnap reads the counters, with the processes of process groups pgids.
-func takeSnap(pgids []int) cpuSnap {
-	s := cpuSnap{procs: map[int]int64{}}
-	s.busy, s.total, _ = procfs.CPU()
-	for _, g := range pgids {
-		for _, pid := range procfs.Group(g) {
-			s.procs[pid] = procfs.CPUTicks(pid)
-		}
-	}
-	var self, kids syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-	s.self = time.Duration(self.Utime.Nano() + self.Stime.Nano())
-	s.kids = time.Duration(kids.Utime.Nano() + kids.Stime.Nano())
-	return s
-}
-
-// cpuDelta is the CPU time the measured processes used from a to b (one
-// that started meanwhile counts from 0; one that exited is lost), and the
-// share of all CPUs' time that went to everything else but this process
-// and wrk (never negative: the counters tick at different times).
-func cpuDelta(a, b cpuSnap) (procs time.Duration, other float64) {
-	var ticks int64
-	for pid, t := range b.procs {
-		ticks += t - a.procs[pid]
-	}
-	procs = time.Duration(ticks) * procfs.Tick
-	total := time.Duration(b.total-a.total) * procfs.Tick
-	if total <= 0 {
-		return procs, 0
-	}
-	rest := time.Duration(b.busy-a.busy)*procfs.Tick - procs - (b.self - a.self) - (b.kids - a.kids)
-	return procs, max(0, float64(rest)/float64(total))
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 )
@@ -31,9 +33,10 @@ type row struct {
 	nginx     bool // the request passes nginx: its CPU counts too
 	slow      bool // the slow clients are connected meanwhile
 	res       benchkit.Result
-	other     float64 // share of the machine's CPU time that went to other processes
-	slowOpen  [2]int  // slow connections open when wrk started and ended
-	slowEnded int64   // slow connections the server closed during the run
+	cpu       [nRoles]time.Duration // CPU time of the measured processes, by role
+	other     float64               // share of the machine's CPU time that went to other processes
+	slowOpen  [2]int                // slow connections open when wrk started and ended
+	slowEnded int64                 // slow connections the server closed during the run
 	err       error
 }
 
@@ -75,7 +78,7 @@ func printRows(w io.Writer, rows []*row) {
 	for _, r := range rows {
 		width = max(width, len(r.key()))
 	}
-	fmt.Fprintf(w, "%-*s  %8s  %9s  %7s  %8s  %6s  %s\n", width, "row", "req/s", "p99", "errors", "cpu/req", "other", "slow clients open (start, end), closed by the server")
+	fmt.Fprintf(w, "%-*s  %8s  %9s  %7s  %8s  %-14s  %6s  %s\n", width, "row", "req/s", "p99", "errors", "cpu/req", "app+rest+nginx", "other", "slow clients open (start, end), closed by the server")
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Fprintf(w, "%-*s  failed: %s\n", width, r.key(), benchkit.FirstLine(r.err))
@@ -85,8 +88,15 @@ func printRows(w io.Writer, rows []*row) {
 		if r.slow {
 			slow = fmt.Sprintf("%d, %d; %d", r.slowOpen[0], r.slowOpen[1], r.slowEnded)
 		}
-		fmt.Fprintf(w, "%-*s  %8.0f  %9s  %7d  %8s  %5.0f%%  %s\n", width, r.key(), r.res.ReqPerSec,
-			benchkit.FmtDur(r.res.P99), r.res.Errors, benchkit.FmtDur(r.res.CPUPerRequest()), 100*r.other, slow)
+		var parts []string
+		for _, d := range r.cpu {
+			parts = append(parts, "0")
+			if r.res.Requests > 0 {
+				parts[len(parts)-1] = strconv.FormatInt((d / time.Duration(r.res.Requests)).Microseconds(), 10)
+			}
+		}
+		fmt.Fprintf(w, "%-*s  %8.0f  %9s  %7d  %8s  %-14s  %5.0f%%  %s\n", width, r.key(), r.res.ReqPerSec,
+			benchkit.FmtDur(r.res.P99), r.res.Errors, benchkit.FmtDur(r.res.CPUPerRequest()), strings.Join(parts, "+"), 100*r.other, slow)
 	}
 }
 

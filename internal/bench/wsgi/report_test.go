@@ -14,8 +14,9 @@ func TestPrintRatios(t *testing.T) {
 	res := func(rps float64, errs int64) benchkit.Result {
 		return benchkit.Result{Requests: 100, ReqPerSec: rps, P99: 3 * time.Millisecond, Errors: errs, CPU: 10 * time.Millisecond}
 	}
+	split := [nRoles]time.Duration{4 * time.Millisecond, 5 * time.Millisecond, time.Millisecond}
 	rows := []*row{
-		{app: "hello", name: rArbiter, res: res(30000, 0)},
+		{app: "hello", name: rArbiter, res: res(30000, 0), cpu: split},
 		{app: "hello", name: rGthread, res: res(18000, 0)},
 		{app: "hello", name: rUwsgiHTTP, res: res(13500, 0)},
 		{app: "hello", name: rArbiterSlow, slow: true, res: res(27000, 0), slowOpen: [2]int{1000, 998}, slowEnded: 1000},
@@ -58,7 +59,7 @@ func TestPrintRatios(t *testing.T) {
 		"hello/arbiter http + slow clients",
 		"1000, 998; 1000",              // the slow clients' counts
 		"failed: uwsgi: exited before", // the first line of a failure only
-		"100µs",                        // 10 ms of CPU over 100 requests
+		"100µs  40+50+10",              // 10 ms of CPU over 100 requests, by role
 		"3.00ms",
 	} {
 		if !strings.Contains(out, want) {
@@ -96,25 +97,5 @@ func TestAnswerPID(t *testing.T) {
 		if got != tt.want || (err == nil) != (tt.want > 0) {
 			t.Errorf("answerPID(%s, %q) = %d, %v; want %d", tt.app, tt.body, got, err, tt.want)
 		}
-	}
-}
-
-func TestCPUDelta(t *testing.T) {
-	ms := time.Millisecond
-	a := cpuSnap{busy: 1000, total: 3000, procs: map[int]int64{1: 50, 2: 30, 3: 5}, self: 10 * ms}
-	// 400 ticks passed, 200 busy: pid 1 +20, pid 2 +10, pid 4 new with 10,
-	// pid 3 gone; wrk 500 ms (50 ticks), this process 100 ms (10 ticks):
-	// the rest is 200-40-50-10 = 100 ticks of 400.
-	b := cpuSnap{busy: 1200, total: 3400, procs: map[int]int64{1: 70, 2: 40, 4: 10}, self: 110 * ms, kids: 500 * ms}
-	procs, other := cpuDelta(a, b)
-	if procs != 400*ms || other < 0.2499 || other > 0.2501 {
-		t.Errorf("cpuDelta = %v, %v; want 400ms, 0.25", procs, other)
-	}
-	b.busy = 1050 // less busy than what was accounted for: skew, not negative
-	if _, other := cpuDelta(a, b); other != 0 {
-		t.Errorf("skewed counters: other = %v", other)
-	}
-	if _, other := cpuDelta(a, a); other != 0 {
-		t.Errorf("no time: other = %v", other)
 	}
 }

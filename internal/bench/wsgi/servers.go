@@ -137,7 +137,7 @@ workdir = %q
 
 	uwsgi := func(sockets ...string) []string {
 		return append(sockets, "--plugin", "python3", "--chdir", b.appDir, "--module", app.module,
-			"--processes", procs, "--threads", threads, "--master", "--need-app", "--disable-logging")
+			"--processes", procs, "--threads", threads, "--master", "--need-app", "--disable-logging", "--die-on-term")
 	}
 	return []*setup{
 		arb,
@@ -207,16 +207,14 @@ func answerPID(app string, body []byte) (int, error) {
 }
 
 // idleRSS reads the resident memory of the server's processes (group
-// pgid): those that run the app, and the others: the leader, and arbiter's
-// worker (a process running arbiterBin).
+// pgid), its app processes apart from the others (see appProc).
 func idleRSS(app, server string, pgid int, arbiterBin string) procRSS {
 	m := procRSS{app: app, server: server}
 	for _, pid := range procfs.Group(pgid) {
-		exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-		if pid == pgid || exe == arbiterBin {
-			m.others = append(m.others, procfs.RSS(pid))
-		} else {
+		if appProc(pid, pgid, arbiterBin) {
 			m.appProcs = append(m.appProcs, procfs.RSS(pid))
+		} else {
+			m.others = append(m.others, procfs.RSS(pid))
 		}
 	}
 	return m
