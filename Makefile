@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/arbiter
 FUZZTIME  ?= 1m
 BENCHTIME ?= 10s
-# bench-cgi measures each row this many times and reports the median run.
+# bench-cgi and bench-wsgi measure each row this many times and report the median run.
 BENCHROUNDS ?= 3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/arbiter-dev/arbiter/cmd.Version=$(VERSION)
@@ -51,7 +51,7 @@ bench-cgi: build
 	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-wsgi: build
-	$(GO) run ./internal/bench/wsgi -duration $(BENCHTIME)
+	$(GO) run ./internal/bench/wsgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-reload:
 	$(GO) run ./internal/bench/reload -duration 60s

@@ -2,7 +2,7 @@
 // and uWSGI, the same WSGI apps and the same number of Python processes,
 // every row in one run:
 //
-//	go run ./internal/bench/wsgi -duration 10s
+//	go run ./internal/bench/wsgi -duration 10s -rounds 3
 //
 // Two apps, each run in turn by every server: testdata/hello.py (a fixed
 // body) and worker/app/wsgi/testdata/apps/flaskapp.py's /hello/<name> (a
@@ -13,8 +13,9 @@
 //     workers = 1, [app] type = "wsgi" with processes and threads; an HTTP
 //     listener, and uwsgi and FastCGI listeners on unix sockets for nginx;
 //   - gunicorn (Debian's, /usr/bin/gunicorn) -k gthread and -k sync;
-//   - uWSGI (uwsgi-plugin-python3) --master with --http-socket, and with
-//     --http11-socket (keep-alive) plus --socket for nginx's uwsgi_pass.
+//   - uWSGI (uwsgi-plugin-python3) --master with --http-socket (no
+//     keep-alive), and with --http11-socket (keep-alive) plus --socket for
+//     nginx's uwsgi_pass.
 //
 // nginx (one worker process) passes requests over uwsgi to arbiter and to
 // uWSGI, and over FastCGI with keep-conn to arbiter. One server runs at a
@@ -23,13 +24,16 @@
 // the hello app, arbiter's and gunicorn sync's HTTP rows are measured a
 // second time while -slow-clients connections each send a request a byte
 // a second and read a byte a second (reconnecting when the server closes
-// them).
+// them). With -rounds N every server is started N times, in turn, and each
+// row reports its median run: other work on a shared machine slows single
+// runs by far more than the differences measured.
 //
-// The report gives req/s, p99, errors, the CPU time of the server's
-// processes (and nginx's) per request, the share of the machine's CPU
-// other processes took meanwhile, each server's idle RSS after its rows,
-// and the ratios of issue 13 with met or MISSED. Missing a target is not
-// an error; a row that cannot run makes the exit status 1. Without wrk,
+// The report gives req/s, p99, errors, the CPU time per request of the
+// server's processes (split into the app processes, the server's other
+// processes and nginx), the share of the machine's CPU other processes
+// took meanwhile, each server's idle RSS after its rows (first round), and
+// the ratios of issue 13 with met or MISSED. Missing a target is not an
+// error; a row that cannot run makes the exit status 1. Without wrk,
 // nginx, gunicorn, uWSGI or Flask it says what to install and exits with
 // 2.
 package main
@@ -58,6 +62,7 @@ type options struct {
 	appThreads           int
 	slowClients          int
 	nginxWorkers         int
+	rounds               int
 	arbiter, python      string
 	gunicorn, uwsgi, wrk string
 	rows                 *regexp.Regexp // nil: every row
@@ -74,6 +79,7 @@ func main() {
 	flag.IntVar(&o.appThreads, "app-threads", 4, "threads per Python process (arbiter, gunicorn gthread, uWSGI)")
 	flag.IntVar(&o.slowClients, "slow-clients", 1000, "slow connections in the slow-client rows (0: no such rows)")
 	flag.IntVar(&o.nginxWorkers, "nginx-workers", 1, "nginx worker processes")
+	flag.IntVar(&o.rounds, "rounds", 1, "measure every row this many times, the servers in turn, and report the median run (by req/s)")
 	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: bin/arbiter, else built into a temp dir)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "arbiter's python (the one gunicorn and uWSGI's plugin use)")
 	flag.StringVar(&o.gunicorn, "gunicorn", "/usr/bin/gunicorn", "gunicorn")
@@ -85,7 +91,7 @@ func main() {
 	if *rows != "" {
 		o.rows, err = regexp.Compile(*rows)
 	}
-	if err != nil || flag.NArg() > 0 || o.duration < time.Second {
+	if err != nil || flag.NArg() > 0 || o.duration < time.Second || o.rounds < 1 {
 		fmt.Fprintf(os.Stderr, "bench-wsgi: bad flags (%v); see -help\n", err)
 		os.Exit(2)
 	}
@@ -119,15 +125,20 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	fmt.Fprintf(out, "bench-wsgi: the same WSGI apps under arbiter, gunicorn and uWSGI, one server at a time; %d CPUs\n", runtime.NumCPU())
 	fmt.Fprintf(out, "  every server: %d Python processes x %d threads (gunicorn sync: x 1); arbiter workers = 1, worker_connections = %d; %s\n",
 		o.processes, o.appThreads, arbiterConns(o), o.python)
-	fmt.Fprintf(out, "  wrk -t%d -c%d --latency: %v warm-up, %v measured; %s, %d worker process(es)\n",
-		o.threads, o.conns, o.warmup, o.duration, nginxtest.Version(), o.nginxWorkers)
+	fmt.Fprintf(out, "  wrk -t%d -c%d --latency: %v warm-up, %v measured; %d round(s), each starting every server in turn; %s, %d worker process(es)\n",
+		o.threads, o.conns, o.warmup, o.duration, o.rounds, nginxtest.Version(), o.nginxWorkers)
 	if o.slowClients > 0 {
 		fmt.Fprintf(out, "  slow clients: %d connections, each sending a %d-byte request a byte a second and reading a byte a second\n",
 			o.slowClients, len(slowRequest))
 	}
 	fmt.Fprintln(out)
 
-	status := 0
+	type plan struct {
+		app  appSpec
+		s    *setup
+		rows []*row
+	}
+	var plans []plan
 	var ran []*row
 	for _, app := range apps {
 		setups, err := b.setups(app)
@@ -136,24 +147,35 @@ func run(ctx context.Context, o options, out io.Writer) int {
 			return 1
 		}
 		for _, s := range setups {
-			var rows []*row
+			p := plan{app: app, s: s}
 			for _, r := range s.rows {
 				if o.rows == nil || o.rows.MatchString(r.key()) {
-					rows = append(rows, r)
+					p.rows = append(p.rows, r)
 				}
 			}
-			if len(rows) == 0 || ctx.Err() != nil {
-				continue
+			if len(p.rows) > 0 {
+				plans = append(plans, p)
+				ran = append(ran, p.rows...)
 			}
-			ran = append(ran, rows...)
-			if err := b.serve(ctx, app, s, rows); err != nil {
+		}
+	}
+	status := 0
+	for round := range o.rounds {
+		for _, p := range plans {
+			if ctx.Err() == nil && b.serve(ctx, p.app, p.s, p.rows, round == 0) != nil {
 				status = 1
 			}
 		}
 	}
+	for _, r := range ran {
+		r.pick()
+	}
 	printRows(out, ran)
 	fmt.Fprintf(out, "cpu/req: CPU time of the server's processes, and nginx's in the nginx rows, per request (/proc/PID/stat)\n"+
 		"other: the share of all CPUs' time that went to processes other than the server, nginx, wrk and this program\n\n")
+	if o.rounds > 1 {
+		printRounds(out, ran)
+	}
 	printRatios(out, ran)
 	fmt.Fprintln(out)
 	printRSS(out, b.rss)
@@ -228,10 +250,11 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	return b, err
 }
 
-// serve starts s, measures rows against it, reads its idle RSS, and stops
-// it. A row that fails is reported on stderr and in its table line; the
-// error returned says that something failed.
-func (b *bench) serve(ctx context.Context, app appSpec, s *setup, rows []*row) error {
+// serve starts s, measures rows against it (each once; a row that failed
+// before is skipped), reads its idle RSS if rss, and stops it. A row that
+// fails is reported on stderr and in its table line; the error returned
+// says that something failed.
+func (b *bench) serve(ctx context.Context, app appSpec, s *setup, rows []*row, rss bool) error {
 	logPath := filepath.Join(b.dir, app.name+"-"+s.server+".log")
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	srv, err := benchkit.StartServer(s.server, s.bin, s.args, env, logPath, s.ready...)
@@ -245,40 +268,43 @@ func (b *bench) serve(ctx context.Context, app appSpec, s *setup, rows []*row) e
 	defer srv.Stop(syscall.SIGTERM, true, 15*time.Second)
 	var failed error
 	for _, r := range rows {
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() != nil || r.err != nil {
+			continue
 		}
-		if r.err = b.measure(ctx, r, srv.Pid()); r.err != nil {
-			failed = r.err
-			fmt.Fprintf(os.Stderr, "%s: %v\n", r.key(), r.err)
+		m, err := b.measure(ctx, r, srv.Pid())
+		if err != nil {
+			r.err, failed = err, err
+			fmt.Fprintf(os.Stderr, "%s: %v\n", r.key(), err)
+			continue
 		}
+		r.runs = append(r.runs, m)
 	}
-	if sleep(ctx, time.Second) { // at rest before its memory is read
+	if rss && sleep(ctx, time.Second) { // at rest before its memory is read
 		b.rss = append(b.rss, idleRSS(app.name, s.server, srv.Pid(), b.arbiterBin))
 	}
 	return failed
 }
 
 // measure checks r, runs its warm-up and its measured run (with the slow
-// clients, for a slow row), and fills in r's results.
-func (b *bench) measure(ctx context.Context, r *row, pgid int) error {
+// clients, for a slow row), and returns what the measured run gave.
+func (b *bench) measure(ctx context.Context, r *row, pgid int) (m sample, err error) {
 	if err := check(r, pgid); err != nil {
-		return err
+		return m, err
 	}
 	if r.slow {
 		pool := startSlow(ctx, r.addr, b.o.slowClients, time.Second)
 		defer pool.stop()
 		if n := pool.waitOpen(b.o.slowClients, 30*time.Second); n < b.o.slowClients {
-			return fmt.Errorf("only %d of %d slow clients connected", n, b.o.slowClients)
+			return m, fmt.Errorf("only %d of %d slow clients connected", n, b.o.slowClients)
 		}
 		// The warm-up runs with the slow clients connected too.
 		ended0 := pool.closed.Load()
-		r.slowOpen[0] = int(pool.open.Load())
-		defer func() { r.slowOpen[1], r.slowEnded = int(pool.open.Load()), pool.closed.Load()-ended0 }()
+		m.slowOpen[0] = int(pool.open.Load())
+		defer func() { m.slowOpen[1], m.slowEnded = int(pool.open.Load()), pool.closed.Load()-ended0 }()
 	}
 	if b.o.warmup > 0 {
 		if _, raw, err := benchkit.RunWrk(ctx, b.o.wrk, r.url(), b.o.threads, b.o.conns, b.o.warmup); err != nil {
-			return fmt.Errorf("warm-up: %w\n%s", err, raw)
+			return m, fmt.Errorf("warm-up: %w\n%s", err, raw)
 		}
 	}
 	ng := 0
@@ -286,17 +312,17 @@ func (b *bench) measure(ctx context.Context, r *row, pgid int) error {
 		ng = b.ng.PID()
 	}
 	before := takeSnap(pgid, ng, b.arbiterBin)
-	res, raw, err := benchkit.RunWrk(ctx, b.o.wrk, r.url(), b.o.threads, b.o.conns, b.o.duration)
+	var raw string
+	m.res, raw, err = benchkit.RunWrk(ctx, b.o.wrk, r.url(), b.o.threads, b.o.conns, b.o.duration)
 	after := takeSnap(pgid, ng, b.arbiterBin)
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, raw)
+		return m, fmt.Errorf("%w\n%s", err, raw)
 	}
-	r.cpu, r.other = cpuDelta(before, after)
-	for _, d := range r.cpu {
-		res.CPU += d
+	m.cpu, m.other = cpuDelta(before, after)
+	for _, d := range m.cpu {
+		m.res.CPU += d
 	}
-	r.res = res
-	return nil
+	return m, nil
 }
 
 func (b *bench) tearDown() {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,20 +26,51 @@ const (
 	rNginxUwsgi   = "nginx > uwsgi"
 )
 
-// row is one measurement: wrk against one server, directly or through
-// nginx, with or without the slow clients.
+// row is one configuration: wrk against one server, directly or through
+// nginx, with or without the slow clients, measured once per round.
 type row struct {
 	app, name string
 	addr      string // host:port wrk connects to
 	path      string
 	nginx     bool // the request passes nginx: its CPU counts too
 	slow      bool // the slow clients are connected meanwhile
+	runs      []sample
+	sample    // the median of runs (see pick)
+	err       error
+}
+
+// sample is what one measured run gave.
+type sample struct {
 	res       benchkit.Result
 	cpu       [nRoles]time.Duration // CPU time of the measured processes, by role
 	other     float64               // share of the machine's CPU time that went to other processes
 	slowOpen  [2]int                // slow connections open when wrk started and ended
 	slowEnded int64                 // slow connections the server closed during the run
-	err       error
+}
+
+// pick sets the row's sample to the median run by req/s (the lower middle
+// one of an even number), so that one run slowed by other work on the
+// machine does not decide the row.
+func (r *row) pick() {
+	if len(r.runs) == 0 {
+		return
+	}
+	sorted := slices.Clone(r.runs)
+	slices.SortFunc(sorted, func(a, b sample) int { return cmp.Compare(a.res.ReqPerSec, b.res.ReqPerSec) })
+	r.sample = sorted[(len(sorted)-1)/2]
+}
+
+// printRounds lists the req/s of every run of each row, in order.
+func printRounds(w io.Writer, rows []*row) {
+	fmt.Fprintf(w, "req/s of each round:\n")
+	for _, r := range rows {
+		var parts []string
+		for _, s := range r.runs {
+			parts = append(parts, fmt.Sprintf("%.0f", s.res.ReqPerSec))
+		}
+		fmt.Fprintf(w, "  %-42s %s\n", r.key(), strings.Join(parts, "  "))
+	}
+	fmt.Fprintln(w)
 }
 
 func (r *row) key() string { return r.app + "/" + r.name }

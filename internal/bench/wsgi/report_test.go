@@ -11,22 +11,29 @@ import (
 )
 
 func TestPrintRatios(t *testing.T) {
-	res := func(rps float64, errs int64) benchkit.Result {
-		return benchkit.Result{Requests: 100, ReqPerSec: rps, P99: 3 * time.Millisecond, Errors: errs, CPU: 10 * time.Millisecond}
+	run := func(rps float64, errs int64) sample {
+		return sample{res: benchkit.Result{Requests: 100, ReqPerSec: rps, P99: 3 * time.Millisecond, Errors: errs, CPU: 10 * time.Millisecond}}
 	}
-	split := [nRoles]time.Duration{4 * time.Millisecond, 5 * time.Millisecond, time.Millisecond}
+	split := run(30000, 0)
+	split.cpu = [nRoles]time.Duration{4 * time.Millisecond, 5 * time.Millisecond, time.Millisecond}
+	slow := run(27000, 0)
+	slow.slowOpen, slow.slowEnded = [2]int{1000, 998}, 1000
 	rows := []*row{
-		{app: "hello", name: rArbiter, res: res(30000, 0), cpu: split},
-		{app: "hello", name: rGthread, res: res(18000, 0)},
-		{app: "hello", name: rUwsgiHTTP, res: res(13500, 0)},
-		{app: "hello", name: rArbiterSlow, slow: true, res: res(27000, 0), slowOpen: [2]int{1000, 998}, slowEnded: 1000},
-		{app: "hello", name: rSync, res: res(4000, 0)},
-		{app: "hello", name: rSyncSlow, slow: true, res: res(40, 120)},
-		{app: "hello", name: rNginxArbUw, res: res(9000, 3)},
-		{app: "hello", name: rNginxUwsgi, res: res(8000, 0)},
-		{app: "flask", name: rArbiter, res: res(10400, 0)},
-		{app: "flask", name: rGthread, res: res(9400, 0)},
+		// The median of three runs, and the lower middle one of two.
+		{app: "hello", name: rArbiter, runs: []sample{run(31000, 0), split, run(12000, 0)}},
+		{app: "hello", name: rGthread, runs: []sample{run(18000, 0)}},
+		{app: "hello", name: rUwsgiHTTP, runs: []sample{run(13500, 0)}},
+		{app: "hello", name: rArbiterSlow, slow: true, runs: []sample{slow}},
+		{app: "hello", name: rSync, runs: []sample{run(4000, 0)}},
+		{app: "hello", name: rSyncSlow, slow: true, runs: []sample{run(40, 120)}},
+		{app: "hello", name: rNginxArbUw, runs: []sample{run(9000, 3)}},
+		{app: "hello", name: rNginxUwsgi, runs: []sample{run(8000, 0)}},
+		{app: "flask", name: rArbiter, runs: []sample{run(10400, 0)}},
+		{app: "flask", name: rGthread, runs: []sample{run(9900, 0), run(9400, 0)}},
 		{app: "flask", name: rUwsgiHTTP, err: errors.New("uwsgi: exited before accepting\nits log")},
+	}
+	for _, r := range rows {
+		r.pick()
 	}
 	var buf bytes.Buffer
 	printRatios(&buf, rows)
@@ -68,6 +75,12 @@ func TestPrintRatios(t *testing.T) {
 	}
 	if strings.Contains(out, "its log") {
 		t.Errorf("a failure's later lines in the table:\n%s", out)
+	}
+
+	buf.Reset()
+	printRounds(&buf, rows)
+	if !strings.Contains(buf.String(), "31000  30000  12000\n") {
+		t.Errorf("rounds not listed in order:\n%s", buf.String())
 	}
 }
 
