@@ -3,12 +3,12 @@ GO        ?= go
 BIN       := bin/arbiter
 FUZZTIME  ?= 1m
 BENCHTIME ?= 10s
-# bench-cgi measures each row this many times and reports the median run.
+# bench-cgi and bench-wsgi measure each row this many times and report the median run.
 BENCHROUNDS ?= 3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/arbiter-dev/arbiter/cmd.Version=$(VERSION)
 
-.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx bench-cgi bench-reload clean
+.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx bench-cgi bench-wsgi bench-reload clean
 
 all: build
 
@@ -39,7 +39,7 @@ fuzz:
 	done
 
 # Benchmarks against baselines measured in the same run (docs/benchmarks.md).
-bench: bench-core bench-nginx bench-cgi
+bench: bench-core bench-nginx bench-cgi bench-wsgi
 
 bench-core: build
 	$(GO) run ./internal/bench/core -duration $(BENCHTIME)
@@ -49,6 +49,9 @@ bench-nginx: build
 
 bench-cgi: build
 	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
+
+bench-wsgi: build
+	$(GO) run ./internal/bench/wsgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-reload:
 	$(GO) run ./internal/bench/reload -duration 60s

@@ -45,3 +45,38 @@ func ParseCPU(stat string) (busy, total int64, err error) {
 	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 	return busy, busy + v[3] + v[4], nil
 }
+
+// CPUTicks is the CPU time pid has used, user and system, in ticks, from
+// /proc/PID/stat; 0 when the process is gone or the file cannot be read.
+// The time of children it has reaped is not included.
+func CPUTicks(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	n, _ := ParsePidCPU(string(b))
+	return n
+}
+
+// ParsePidCPU returns utime + stime, in ticks, from the text of
+// /proc/PID/stat. The command name in parentheses may hold spaces and
+// parentheses, so the fields are counted from the last ')'.
+func ParsePidCPU(stat string) (int64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("/proc/PID/stat: no command name")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("/proc/PID/stat: too few fields")
+	}
+	var sum int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > 1<<56 {
+			return 0, fmt.Errorf("/proc/PID/stat: bad time %q", s)
+		}
+		sum += n
+	}
+	return sum, nil
+}

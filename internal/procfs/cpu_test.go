@@ -1,6 +1,10 @@
 package procfs
 
-import "testing"
+import (
+	"os"
+	"testing"
+	"time"
+)
 
 func TestParseCPU(t *testing.T) {
 	tests := []struct {
@@ -33,6 +37,45 @@ func FuzzParseCPU(f *testing.F) {
 		busy, total, err := ParseCPU(stat)
 		if err == nil && (busy < 0 || total < busy) {
 			t.Fatalf("ParseCPU(%q) = %d, %d", stat, busy, total)
+		}
+	})
+}
+
+func TestParsePidCPU(t *testing.T) {
+	tests := []struct {
+		stat string
+		want int64
+		ok   bool
+	}{
+		{"42 (arbiter) S 1 42 42 0 -1 4194560 100 0 0 0 25 7 0 0 20 0 9 0", 32, true},
+		{"42 (a) b) (c) R 1 42 42 0 -1 0 0 0 0 0 3 4 0 0", 7, true},
+		{"42 (x) S 1 2 3", 0, false},
+		{"42 x S 1 42 42 0 -1 0 0 0 0 0 3 4", 0, false},
+		{"42 (x) S 1 42 42 0 -1 0 0 0 0 0 3 z", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParsePidCPU(tt.stat)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParsePidCPU(%q) = %d, %v; want %d, ok %v", tt.stat, got, err, tt.want, tt.ok)
+		}
+	}
+	// This process spins until it has used a tick (10 s of CPU at most);
+	// a pid that cannot exist reads as 0.
+	for deadline := time.Now().Add(10 * time.Second); CPUTicks(os.Getpid()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("CPUTicks of this process stays 0")
+		}
+	}
+	if n := CPUTicks(1 << 30); n != 0 {
+		t.Errorf("CPUTicks of a missing pid = %d", n)
+	}
+}
+
+func FuzzParsePidCPU(f *testing.F) {
+	f.Add("42 (arbiter) S 1 42 42 0 -1 4194560 100 0 0 0 25 7 0 0 20 0 9 0")
+	f.Fuzz(func(t *testing.T, stat string) {
+		if n, err := ParsePidCPU(stat); err == nil && n < 0 {
+			t.Fatalf("ParsePidCPU(%q) = %d", stat, n)
 		}
 	})
 }

@@ -27,10 +27,14 @@ func GoBuild(ctx context.Context, root, dir, pkg string) (string, error) {
 	return bin, nil
 }
 
-// ArbiterBinary returns the arbiter binary a benchmark runs: bin/arbiter
-// under the module root when it exists (make bench builds it first), else
-// ./cmd/arbiter built into dir. The path is absolute.
-func ArbiterBinary(ctx context.Context, dir string) (string, error) {
+// ArbiterBinary returns the arbiter binary a benchmark runs, as an
+// absolute path: given (a program's -arbiter flag) when it is not empty;
+// else bin/arbiter under the module root when it exists (make bench builds
+// it first), else ./cmd/arbiter built into dir.
+func ArbiterBinary(ctx context.Context, given, dir string) (string, error) {
+	if given != "" {
+		return filepath.Abs(given)
+	}
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err

@@ -42,10 +42,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
@@ -86,13 +84,7 @@ func main() {
 	if o.fcgiwrapProcs <= 0 {
 		o.fcgiwrapProcs = o.conns
 	}
-	if err := benchkit.CloseInherited(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, o, os.Stdout))
+	benchkit.Main(func(ctx context.Context) int { return run(ctx, o, os.Stdout) })
 }
 
 // script is the CGI program both servers run: a header, an empty line and

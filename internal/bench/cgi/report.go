@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 )
 
 // target is what issue 4 asks of arbiter: at least 1.2 × fcgiwrap's
@@ -70,15 +72,15 @@ func printTable(w io.Writer, rows []*row) {
 	fmt.Fprintf(w, "%-*s  %4s  %9s  %9s  %9s  %6s  %8s\n", width, "row", "conc", "req/s", "p50", "p99", "errors", "cpu/req")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(w, "%-*s  %4d  failed: %s\n", width, r.name, r.conc, oneLine(r.err))
+			fmt.Fprintf(w, "%-*s  %4d  failed: %s\n", width, r.name, r.conc, benchkit.FirstLine(r.err))
 			continue
 		}
 		cpu := "n/a"
 		if c := r.res.CPUPerRequest(); c > 0 {
-			cpu = fmtDur(c)
+			cpu = benchkit.FmtDur(c)
 		}
 		fmt.Fprintf(w, "%-*s  %4d  %9.1f  %9s  %9s  %6d  %8s\n", width, r.name, r.conc,
-			r.res.ReqPerSec, fmtDur(r.res.P50), fmtDur(r.res.P99), r.res.Errors, cpu)
+			r.res.ReqPerSec, benchkit.FmtDur(r.res.P50), benchkit.FmtDur(r.res.P99), r.res.Errors, cpu)
 	}
 	fmt.Fprintf(w, "cpu/req: busy CPU time of the whole machine during the run (/proc/stat), per request: nginx, wrk, the server,\n"+
 		"  the script and the kernel (fcgiwrap's scripts are reaped unaccounted, so per-process times cannot compare the two)\n")
@@ -186,37 +188,18 @@ func printSummary(w io.Writer, rows []*row, conc int) {
 		}
 		m, _ := meanPerRequest(r.res)
 		mean[name] = m
-		fmt.Fprintf(w, "  %-22s %s\n", name, fmtDur(m))
+		fmt.Fprintf(w, "  %-22s %s\n", name, benchkit.FmtDur(m))
 	}
 	a, okA := mean[rowArbiter]
 	f, okF := mean[rowFcgiwrap]
 	b, okB := mean[rowBare]
 	if okA && okB {
-		fmt.Fprintf(w, "  %-22s %s (nginx, FastCGI and arbiter's own work around the exec)\n", "arbiter - bare", fmtDur(a-b))
+		fmt.Fprintf(w, "  %-22s %s (nginx, FastCGI and arbiter's own work around the exec)\n", "arbiter - bare", benchkit.FmtDur(a-b))
 	}
 	if okF && okB {
-		fmt.Fprintf(w, "  %-22s %s (nginx, FastCGI and fcgiwrap's own work around the exec)\n", "fcgiwrap - bare", fmtDur(f-b))
+		fmt.Fprintf(w, "  %-22s %s (nginx, FastCGI and fcgiwrap's own work around the exec)\n", "fcgiwrap - bare", benchkit.FmtDur(f-b))
 	}
 	if okA && okF {
 		fmt.Fprintf(w, "  arbiter / fcgiwrap req/s at concurrency 1: %.2f\n", float64(f)/float64(a))
 	}
-}
-
-func fmtDur(d time.Duration) string {
-	neg := ""
-	if d < 0 {
-		neg, d = "-", -d
-	}
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%s%.0fµs", neg, float64(d)/float64(time.Microsecond))
-	case d < time.Second:
-		return fmt.Sprintf("%s%.2fms", neg, float64(d)/float64(time.Millisecond))
-	}
-	return fmt.Sprintf("%s%.2fs", neg, d.Seconds())
-}
-
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

@@ -81,22 +81,6 @@ func TestPrintTableAndSummary(t *testing.T) {
 	}
 }
 
-func TestFmtDur(t *testing.T) {
-	for _, tt := range []struct {
-		in   time.Duration
-		want string
-	}{
-		{833 * time.Microsecond, "833µs"},
-		{1990 * time.Microsecond, "1.99ms"},
-		{-829 * time.Microsecond, "-829µs"},
-		{2500 * time.Millisecond, "2.50s"},
-	} {
-		if got := fmtDur(tt.in); got != tt.want {
-			t.Errorf("fmtDur(%v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestPick(t *testing.T) {
 	for _, tt := range []struct {
 		name string

@@ -53,11 +53,7 @@ func setUp(ctx context.Context, o options, fcgiwrapBin string) (*bench, error) {
 		return b, err
 	}
 
-	if b.arbiterBin = o.arbiter; b.arbiterBin == "" {
-		if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, dir); err != nil {
-			return b, err
-		}
-	} else if b.arbiterBin, err = filepath.Abs(b.arbiterBin); err != nil {
+	if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, o.arbiter, dir); err != nil {
 		return b, err
 	}
 

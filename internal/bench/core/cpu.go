@@ -1,11 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -34,13 +30,7 @@ func takeSnap(pids []int) (cpuSnap, error) {
 		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
 	}
 	for _, pid := range pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			continue
-		}
-		if t, err := parsePidStat(string(b)); err == nil {
-			s.servers += t
-		}
+		s.servers += procfs.CPUTicks(pid)
 	}
 	var self, kids syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
@@ -81,27 +71,4 @@ func serverCores(a, b cpuSnap) float64 {
 		return 0
 	}
 	return float64(time.Duration(b.servers-a.servers)*procfs.Tick) / float64(wall)
-}
-
-// parsePidStat returns utime + stime, in ticks, from /proc/<pid>/stat. The
-// command name in parentheses may hold spaces and parentheses, so the
-// fields are counted from the last ')'.
-func parsePidStat(stat string) (int64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("/proc/<pid>/stat: no command name")
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("/proc/<pid>/stat: too few fields")
-	}
-	var sum int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 || n > 1<<56 {
-			return 0, fmt.Errorf("/proc/<pid>/stat: bad time %q", s)
-		}
-		sum += n
-	}
-	return sum, nil
 }

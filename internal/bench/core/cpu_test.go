@@ -2,46 +2,9 @@ package main
 
 import (
 	"os"
-	"strconv"
 	"testing"
 	"time"
 )
-
-func TestParsePidStat(t *testing.T) {
-	tests := []struct {
-		stat string
-		want int64
-		ok   bool
-	}{
-		{"42 (arbiter) S 1 42 42 0 -1 4194560 100 0 0 0 25 7 0 0 20 0 9 0", 32, true},
-		{"42 (a) b) (c) R 1 42 42 0 -1 0 0 0 0 0 3 4 0 0", 7, true},
-		{"42 (x) S 1 2 3", 0, false},
-		{"42 x S 1 42 42 0 -1 0 0 0 0 0 3 4", 0, false},
-		{"42 (x) S 1 42 42 0 -1 0 0 0 0 0 3 z", 0, false},
-	}
-	for _, tt := range tests {
-		got, err := parsePidStat(tt.stat)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parsePidStat(%q) = %d, %v; want %d, ok %v", tt.stat, got, err, tt.want, tt.ok)
-		}
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(os.Getpid()) + "/stat")
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := parsePidStat(string(b)); err != nil {
-		t.Errorf("this process's stat: %v", err)
-	}
-}
-
-func FuzzParsePidStat(f *testing.F) {
-	f.Add("42 (arbiter) S 1 42 42 0 -1 4194560 100 0 0 0 25 7 0 0 20 0 9 0")
-	f.Fuzz(func(t *testing.T, stat string) {
-		if n, err := parsePidStat(stat); err == nil && n < 0 {
-			t.Fatalf("parsePidStat(%q) = %d", stat, n)
-		}
-	})
-}
 
 func TestOtherShare(t *testing.T) {
 	ms := time.Millisecond

@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -60,13 +59,7 @@ func main() {
 	flag.StringVar(&o.only, "rows", "", "regular expression: run only the rows it matches")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs and logs)")
 	flag.Parse()
-	if err := benchkit.CloseInherited(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, o, os.Stdout))
+	benchkit.Main(func(ctx context.Context) int { return run(ctx, o, os.Stdout) })
 }
 
 func run(ctx context.Context, o options, out io.Writer) int {
@@ -155,11 +148,8 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	if err != nil {
 		return b, err
 	}
-	b.arbiterBin = o.arbiter
-	if b.arbiterBin == "" {
-		if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, dir); err != nil {
-			return b, err
-		}
+	if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, o.arbiter, dir); err != nil {
+		return b, err
 	}
 	baseBin, err := benchkit.GoBuild(ctx, root, dir, "./internal/bench/nginx/fcgibaseline")
 	if err != nil {

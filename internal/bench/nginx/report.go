@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
-	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 )
 
 // row is one configuration measured behind nginx.
@@ -49,11 +49,11 @@ func printTable(w io.Writer, rows []*row) {
 			reuse = "yes"
 		}
 		if r.err != nil {
-			fmt.Fprintf(w, "%-*s  %5s  failed: %s\n", width, r.name, reuse, oneLine(r.err))
+			fmt.Fprintf(w, "%-*s  %5s  failed: %s\n", width, r.name, reuse, benchkit.FirstLine(r.err))
 			continue
 		}
 		fmt.Fprintf(w, "%-*s  %5s  %9.0f  %9s  %6d\n", width, r.name, reuse,
-			r.result.ReqPerSec, fmtLatency(r.result.P99), r.result.Errors)
+			r.result.ReqPerSec, benchkit.FmtDur(r.result.P99), r.result.Errors)
 	}
 	fmt.Fprintln(w)
 	byName := map[string]*row{}
@@ -97,19 +97,4 @@ func ratioOf(num, den *row) (float64, bool) {
 		return 0, false
 	}
 	return num.result.ReqPerSec / den.result.ReqPerSec, true
-}
-
-func fmtLatency(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
-}
-
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

@@ -54,9 +54,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
@@ -82,13 +80,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: reload [-duration ≥2s] [-connections N≥1] [-method POST|GET] [-timeout D] [-workers N≥1] [-arbiter BIN] [-scenarios a,b] [-hup N] [-ttin-ttou N] [-usr2 N] [-keep]")
 		os.Exit(2)
 	}
-	if err := benchkit.CloseInherited(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, o, os.Stdout))
+	benchkit.Main(func(ctx context.Context) int { return run(ctx, o, os.Stdout) })
 }
 
 func run(ctx context.Context, o options, out io.Writer) int {
