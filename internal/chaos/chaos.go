@@ -41,6 +41,7 @@ type Scenario struct {
 var Scenarios = []Scenario{
 	{"kill-worker", "kill -9 of a random worker every KillEvery, under keep-alive load", KillWorkers},
 	{"kill-master", "kill -9 of the master with CGI scripts in flight", KillMaster},
+	{"sigstop", "SIGSTOP of a worker under keep-alive load", StopWorker},
 }
 
 // Result is what a scenario measured and whether its checks held.
@@ -170,7 +171,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // ms formats a duration in milliseconds.
 func ms(d time.Duration) string {
-	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	v := float64(d) / float64(time.Millisecond)
+	if v < 10 {
+		return fmt.Sprintf("%.2f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
 }
 
 func pct(part, whole int64) string {

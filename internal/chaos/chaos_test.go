@@ -86,3 +86,5 @@ func run(t *testing.T, name string) *Result {
 func TestKillWorker(t *testing.T) { run(t, "kill-worker") }
 
 func TestKillMaster(t *testing.T) { run(t, "kill-master") }
+
+func TestStopWorker(t *testing.T) { run(t, "sigstop") }
