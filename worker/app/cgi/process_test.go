@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -545,5 +546,34 @@ func TestStreaming(t *testing.T) {
 	}
 	if rest, _ := io.ReadAll(br); string(rest) != "second\n" {
 		t.Errorf("rest %q", rest)
+	}
+}
+
+// A body cut short (the client stops sending before Content-Length) kills
+// the script before its stdin ends, whether it answers before reading
+// (the response is cut off) or after (400): it never answers the part it
+// got as if it were the whole body.
+func TestCutBodyKillsTheScript(t *testing.T) {
+	f := newFixture(t, Config{}, map[string]string{
+		"first.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\ncat\n",
+		"after.sh": "#!/bin/sh\nbody=$(cat)\nprintf 'Content-Type: text/plain\\n\\n%s' \"$body\"\n",
+	})
+	srv := f.serve()
+	for _, script := range []string{"first.sh", "after.sh"} {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "POST /"+script+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello")
+		c.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 && rerr == nil {
+				t.Errorf("%s: a whole %d response %q to a cut body", script, resp.StatusCode, b)
+			}
+		}
+		c.Close()
 	}
 }

@@ -221,6 +221,8 @@ func (h *Handler) answerKilled(w http.ResponseWriter, c *call, p *proc, why kill
 		httpError(w, http.StatusGatewayTimeout)
 	case reasonShutdown:
 		httpError(w, http.StatusServiceUnavailable)
+	case reasonBodyCut:
+		httpError(w, http.StatusBadRequest)
 	default:
 		h.invalid(w, p, "reading its output: "+errString(err))
 	}
