@@ -42,6 +42,7 @@ var Scenarios = []Scenario{
 	{"kill-worker", "kill -9 of a random worker every KillEvery, under keep-alive load", KillWorkers},
 	{"kill-master", "kill -9 of the master with CGI scripts in flight", KillMaster},
 	{"sigstop", "SIGSTOP of a worker under keep-alive load", StopWorker},
+	{"hostile", "hostile input on every protocol", Hostile},
 }
 
 // Result is what a scenario measured and whether its checks held.
@@ -51,6 +52,7 @@ type Result struct {
 	Figures     []Figure
 	Checks      []Check
 	Notes       []string
+	Details     []string // one line per case, where a scenario has cases
 	// Err is set when the harness itself failed (a server that did not
 	// start); the checks are then incomplete.
 	Err     error
@@ -138,6 +140,9 @@ func (r *Result) Print(w io.Writer) {
 			kind = " (target)"
 		}
 		fmt.Fprintf(w, "   [%s] %s%s: %s\n", mark, c.What, kind, c.Got)
+	}
+	for _, d := range r.Details {
+		fmt.Fprintf(w, "     %s\n", d)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "   note: %s\n", n)

@@ -88,3 +88,5 @@ func TestKillWorker(t *testing.T) { run(t, "kill-worker") }
 func TestKillMaster(t *testing.T) { run(t, "kill-master") }
 
 func TestStopWorker(t *testing.T) { run(t, "sigstop") }
+
+func TestHostile(t *testing.T) { run(t, "hostile") }

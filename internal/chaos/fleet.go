@@ -27,6 +27,8 @@ type Scale struct {
 
 	Timeout time.Duration // sigstop: timeout
 
+	HostileRounds int // hostile: rounds of every case after the first
+
 	Respawns, SampleEvery int // soak: respawns in all, and between samples
 
 	Slowloris int           // slowloris: slow connections per protocol
@@ -38,7 +40,7 @@ var Full = Scale{
 	Conns:     64,
 	KillEvery: 500 * time.Millisecond, KillFor: 30 * time.Second, KillWorkers: 4,
 	GracefulTimeout: 5 * time.Second, Scripts: 8,
-	Timeout:  5 * time.Second,
+	Timeout: 5 * time.Second, HostileRounds: 20,
 	Respawns: 10000, SampleEvery: 1000,
 	Slowloris: 1000, WrkFor: 10 * time.Second,
 }
@@ -48,7 +50,7 @@ var Short = Scale{
 	Conns:     8,
 	KillEvery: 500 * time.Millisecond, KillFor: 3 * time.Second, KillWorkers: 2,
 	GracefulTimeout: 2 * time.Second, Scripts: 2,
-	Timeout:  2 * time.Second,
+	Timeout: 2 * time.Second, HostileRounds: 2,
 	Respawns: 200, SampleEvery: 50,
 	Slowloris: 50, WrkFor: 2 * time.Second,
 }
