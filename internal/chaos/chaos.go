@@ -43,6 +43,7 @@ var Scenarios = []Scenario{
 	{"kill-master", "kill -9 of the master with CGI scripts in flight", KillMaster},
 	{"sigstop", "SIGSTOP of a worker under keep-alive load", StopWorker},
 	{"hostile", "hostile input on every protocol", Hostile},
+	{"soak", "respawn soak: the master's resources over many respawns", Soak},
 }
 
 // Result is what a scenario measured and whether its checks held.

@@ -90,3 +90,5 @@ func TestKillMaster(t *testing.T) { run(t, "kill-master") }
 func TestStopWorker(t *testing.T) { run(t, "sigstop") }
 
 func TestHostile(t *testing.T) { run(t, "hostile") }
+
+func TestSoak(t *testing.T) { run(t, "soak") }
