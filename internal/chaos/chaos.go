@@ -44,6 +44,7 @@ var Scenarios = []Scenario{
 	{"sigstop", "SIGSTOP of a worker under keep-alive load", StopWorker},
 	{"hostile", "hostile input on every protocol", Hostile},
 	{"soak", "respawn soak: the master's resources over many respawns", Soak},
+	{"slowloris", "slowloris on every protocol against normal traffic", Slowloris},
 }
 
 // Result is what a scenario measured and whether its checks held.

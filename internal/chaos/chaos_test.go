@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,9 @@ func env(t *testing.T) *Env {
 			t.Fatal(err)
 		}
 	}
-	return &Env{Bin: arbiterBin, Dir: t.TempDir(), Log: testWriter{t}}
+	e := &Env{Bin: arbiterBin, Dir: t.TempDir(), Log: testWriter{t}}
+	e.Wrk, _ = exec.LookPath("wrk")
+	return e
 }
 
 type testWriter struct{ t *testing.T }
@@ -92,3 +95,13 @@ func TestStopWorker(t *testing.T) { run(t, "sigstop") }
 func TestHostile(t *testing.T) { run(t, "hostile") }
 
 func TestSoak(t *testing.T) { run(t, "soak") }
+
+func TestSlowloris(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("wrk is missing")
+		}
+		t.Skip("wrk is missing")
+	}
+	run(t, "slowloris")
+}
