@@ -19,7 +19,7 @@ const checkEvery = time.Second
 //   - A write that fails (ENOSPC, EIO) drops the line and counts it; the
 //     first failure of a run is told to report. Once a write succeeds
 //     again, a "log lines lost" line with the count and the error goes
-//     first. Write never returns an error, so that zerolog does not print
+//     first (after a newline, when a failed write left part of a line). Write never returns an error, so that zerolog does not print
 //     one complaint per event on stderr.
 //   - At most every second, before a write, File checks that its path
 //     still names the open file. When it was removed (rm, a tmp cleaner)
@@ -38,6 +38,7 @@ type File struct {
 	f         *os.File
 	lost      int
 	lostErr   error
+	torn      bool // a failed write left part of a line in the file
 	reopenErr bool // the last reopen after a removal failed (reported)
 	checked   time.Time
 }
@@ -72,18 +73,24 @@ func (l *File) Write(p []byte) (int, error) {
 	}
 	if l.lost > 0 {
 		note := notice("error", "log lines lost", map[string]any{"lines": l.lost, "error": l.lostErr.Error(), "path": l.path})
-		if _, err := l.f.Write(note); err != nil {
-			return l.drop(len(p), err)
+		if l.torn {
+			note = append([]byte("\n"), note...) // end the partial line first
 		}
-		l.lost, l.lostErr = 0, nil
+		if n, err := l.f.Write(note); err != nil {
+			return l.drop(len(p), n, err)
+		}
+		l.lost, l.lostErr, l.torn = 0, nil, false
 	}
-	if _, err := l.f.Write(p); err != nil {
-		return l.drop(len(p), err)
+	if n, err := l.f.Write(p); err != nil {
+		return l.drop(len(p), n, err)
 	}
 	return len(p), nil
 }
 
-func (l *File) drop(n int, err error) (int, error) {
+// drop counts a line that could not be written (written of its bytes
+// were); it returns n and no error.
+func (l *File) drop(n, written int, err error) (int, error) {
+	l.torn = l.torn || written > 0
 	if l.lost == 0 && l.report != nil {
 		l.report("log file write failed; dropping lines until it works again", fmt.Errorf("%s: %w", l.path, err))
 	}
@@ -135,12 +142,16 @@ func (l *File) Reopen() error {
 	return nil
 }
 
-// Close closes the file; later writes fail with os.ErrClosed.
+// Close closes the file; later writes fail with os.ErrClosed. Lines lost
+// since the last write that worked are told to report.
 func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
+	}
+	if l.lost > 0 && l.report != nil {
+		l.report("log file closed with lines lost", fmt.Errorf("%s: %d lines: %w", l.path, l.lost, l.lostErr))
 	}
 	err := l.f.Close()
 	l.f = nil

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,7 @@ func TestFileLostLines(t *testing.T) {
 		t.Skip(err)
 	}
 	l.f = full
-	for range 3 {
+	for range 2 {
 		if n, err := l.Write([]byte(`{"message":"lost"}` + "\n")); err != nil || n == 0 {
 			t.Fatalf("Write on a full disk = %d, %v; want no error", n, err)
 		}
@@ -54,8 +55,13 @@ func TestFileLostLines(t *testing.T) {
 	if len(rep) != 1 || !strings.Contains(rep[0], "no space left") {
 		t.Fatalf("reports %q, want one about the full disk", rep)
 	}
+	l.Write([]byte(`{"message":"lost"}` + "\n"))
+	l2 := &File{path: path, report: rep.add, f: full, lost: 2, lostErr: errors.New("no space left on device")}
+	l2.Close()
+	if len(rep) != 2 || !strings.Contains(rep[1], "closed with lines lost") || !strings.Contains(rep[1], "2 lines") {
+		t.Fatalf("reports %q, want one about the lines lost at Close", rep)
+	}
 	l.f = good
-	full.Close()
 	l.Write([]byte(`{"message":"after"}` + "\n"))
 	got := lines(t, path)
 	if len(got) != 2 || got[0]["message"] != "log lines lost" || got[0]["lines"] != 3.0 ||
