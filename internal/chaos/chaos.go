@@ -45,6 +45,7 @@ var Scenarios = []Scenario{
 	{"hostile", "hostile input on every protocol", Hostile},
 	{"soak", "respawn soak: the master's resources over many respawns", Soak},
 	{"slowloris", "slowloris on every protocol against normal traffic", Slowloris},
+	{"disk", "full disk, deleted log files, a vanished pidfile directory", Disk},
 }
 
 // Result is what a scenario measured and whether its checks held.

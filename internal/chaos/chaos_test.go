@@ -105,3 +105,5 @@ func TestSlowloris(t *testing.T) {
 	}
 	run(t, "slowloris")
 }
+
+func TestDisk(t *testing.T) { run(t, "disk") }

@@ -1,9 +1,11 @@
 package chaos
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,11 +69,12 @@ type fleet struct {
 // its tables) and configTail after it: a pidfile, a JSON log on stderr, the
 // status server.
 const (
-	configHead = "# written by internal/chaos\npidfile = \"{{dir}}/arbiter.pid\"\n"
+	configHead = "# written by internal/chaos\npidfile = \"{{dir}}/run/arbiter.pid\"\n"
 	configTail = `
 [log]
 level = "info"
 format = "json"
+{{log}}
 
 [status]
 address = "{{status}}"
@@ -82,12 +85,19 @@ address = "{{status}}"
 // {{dir}} is dir and {{NAME}} for each name in listeners a free loopback
 // address, and waits for the first generation and every listener.
 func startFleet(e *Env, dir, cfg string, listeners ...string) (*fleet, error) {
+	return startFleetLog(e, dir, cfg, "", listeners...)
+}
+
+// startFleetLog is startFleet with logKeys added to [log]. With a log.file
+// the log does not come on stderr: readiness is then the status server's
+// /readyz.
+func startFleetLog(e *Env, dir, cfg, logKeys string, listeners ...string) (*fleet, error) {
 	f := &fleet{addrs: map[string]string{}, client: &http.Client{Timeout: 5 * time.Second}}
 	var err error
 	if f.status, err = nginxtest.FreeAddr(); err != nil {
 		return nil, err
 	}
-	pairs := []string{"{{dir}}", dir, "{{status}}", f.status}
+	pairs := []string{"{{dir}}", dir, "{{status}}", f.status, "{{log}}", logKeys}
 	var ready []string
 	for _, name := range listeners {
 		addr, err := nginxtest.FreeAddr()
@@ -99,7 +109,26 @@ func startFleet(e *Env, dir, cfg string, listeners ...string) (*fleet, error) {
 		ready = append(ready, addr)
 	}
 	text := strings.NewReplacer(pairs...).Replace(configHead + cfg + configTail)
-	a, err := benchkit.StartArbiter(e.Bin, dir, text, filepath.Join(dir, "arbiter.pid"), ready...)
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	up := func(a *benchkit.Arbiter) bool {
+		_, ok := a.Log.Wait(0, 30*time.Second, benchkit.MsgIs("generation ready"))
+		return ok
+	}
+	if logKeys != "" {
+		up = func(*benchkit.Arbiter) bool {
+			return waitFor(context.Background(), 30*time.Second, func() bool {
+				resp, err := f.client.Get("http://" + f.status + "/readyz")
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == http.StatusOK
+			})
+		}
+	}
+	a, err := benchkit.StartArbiterWhen(e.Bin, dir, text, filepath.Join(dir, "run", "arbiter.pid"), up, ready...)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,16 @@ type Arbiter struct {
 // names ("" for none). On failure everything it started is stopped and the
 // error quotes the end of the log.
 func StartArbiter(bin, dir, config, pidfile string, ready ...string) (*Arbiter, error) {
+	return StartArbiterWhen(bin, dir, config, pidfile, func(a *Arbiter) bool {
+		_, ok := a.Log.Wait(0, 30*time.Second, MsgIs("generation ready"))
+		return ok
+	}, ready...)
+}
+
+// StartArbiterWhen is StartArbiter with another sign of the first
+// generation: up is called once and returns whether it came in time (30 s),
+// for a config whose log does not go to stderr.
+func StartArbiterWhen(bin, dir, config, pidfile string, up func(*Arbiter) bool, ready ...string) (*Arbiter, error) {
 	cfgPath := filepath.Join(dir, "app.toml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -69,9 +79,9 @@ func StartArbiter(bin, dir, config, pidfile string, ready ...string) (*Arbiter, 
 		a.Stop()
 		return nil, err
 	}
-	if _, ok := a.Log.Wait(0, 30*time.Second, MsgIs("generation ready")); !ok {
+	if !up(a) {
 		a.Stop()
-		return nil, fmt.Errorf("arbiter: no \"generation ready\" within 30 s; log:\n%s", TailLines(a.Log.Snapshot(), 20))
+		return nil, fmt.Errorf("arbiter: no ready generation within 30 s; log:\n%s", TailLines(a.Log.Snapshot(), 20))
 	}
 	for _, addr := range ready {
 		if err := WaitAccepting(addr, 10*time.Second, a.firstDone); err != nil {
