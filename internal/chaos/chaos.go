@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -191,12 +190,4 @@ func pct(part, whole int64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.3f %%", 100*float64(part)/float64(whole))
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = fmt.Sprint(n)
-	}
-	return strings.Join(s, ", ")
 }
