@@ -66,6 +66,7 @@ type Stats struct {
 	InFlight       int           `json:"in_flight"`        // requests being handled now
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
+	Goroutines     int           `json:"goroutines"`       // runtime.NumGoroutine at the heartbeat
 	// Apps are the worker's app processes (WSGI), when it has any: as many
 	// as fit in a frame, in the order given.
 	Apps []AppProcess `json:"apps,omitempty"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/arbiter-dev/arbiter/arbiter/logging"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
@@ -17,10 +18,11 @@ import (
 // to the worker's own log when the path is "-", else to a file opened for
 // appending, which Reopen (USR1) reopens for logrotate. A nil *accessLog is off.
 type accessLog struct {
-	path string
-	mu   sync.Mutex
-	file *os.File
-	log  zerolog.Logger
+	path   string
+	report func(msg string, err error) // into the worker's own log
+	mu     sync.Mutex
+	file   *logging.File
+	log    zerolog.Logger
 }
 
 func openAccessLog(path string, lg zerolog.Logger) (*accessLog, error) {
@@ -30,7 +32,9 @@ func openAccessLog(path string, lg zerolog.Logger) (*accessLog, error) {
 	case "-":
 		return &accessLog{path: path, log: lg.With().Str("log", "access").Logger()}, nil
 	}
-	a := &accessLog{path: path}
+	a := &accessLog{path: path, report: func(msg string, err error) {
+		lg.Error().Err(err).Str("log", "access").Msg(msg)
+	}}
 	if err := a.open(); err != nil {
 		return nil, err
 	}
@@ -38,7 +42,7 @@ func openAccessLog(path string, lg zerolog.Logger) (*accessLog, error) {
 }
 
 func (a *accessLog) open() error {
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := logging.OpenFile(a.path, a.report)
 	if err != nil {
 		return fmt.Errorf("open access log: %w", err)
 	}

@@ -65,10 +65,15 @@ func (s *httpServer) wrap(h http.Handler) http.Handler {
 			http.Error(w, http.StatusText(code), code)
 			return
 		}
-		if s.draining.Load() {
+		if s.draining.Load() || len(r.TransferEncoding) > 0 {
 			// The response carries Connection: close, and net/http closes
 			// the connection after it: the client learns at a request
-			// boundary that this connection ends.
+			// boundary that this connection ends. After a chunked
+			// request too: net/http drops a Content-Length sent with
+			// Transfer-Encoding, so a request with both (a smuggling
+			// attempt, after which RFC 9112 §6.1 says the connection MUST
+			// close) cannot be told from a plain chunked one, and the
+			// bytes after the chunked body must not be read as a request.
 			w.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,7 @@ func (t *tracker) stats() ipc.Stats {
 	t.mu.Unlock()
 	s.Requests = t.served.Load()
 	s.RSS = procfs.RSS(0)
+	s.Goroutines = runtime.NumGoroutine()
 	if t.apps != nil {
 		s.Apps = t.apps()
 	}

@@ -10,6 +10,8 @@
 //     whole control group); SIGINT and SIGQUIT stop at once.
 //   - SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2 and SIGWINCH, meant for the master
 //     (a terminal or `kill -- -PGID` sends them to the group), are ignored.
+//   - SIGPIPE does not kill the worker: after the master is gone, its log
+//     lines to the dead pipe are lost, and the drain goes on.
 //   - SIGABRT keeps the Go runtime's default: every goroutine's stack is
 //     written to stderr, which the master logs, and the process exits.
 package worker
@@ -64,6 +66,13 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	self := info.Worker{ID: boot.ID, Generation: boot.Generation, PID: os.Getpid()}
 	info.Set(self)
 	setProcessName()
+	// The worker's stderr is a pipe the master reads. Once the master is
+	// gone, a log line written there must fail with EPIPE, not kill the
+	// worker with SIGPIPE (the Go runtime's default for fds 1 and 2) before
+	// its drain ends and it kills the CGI scripts still running. Notify,
+	// unlike Ignore, leaves the signal at its default in what the worker
+	// execs.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if err := app.postFork(self); err != nil {
 		return fmt.Errorf("%w: %w", ErrBoot, err)
 	}

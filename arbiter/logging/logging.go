@@ -6,7 +6,6 @@
 package logging
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -22,8 +21,7 @@ import (
 // for concurrent use; every Write is one whole line.
 type Sink struct {
 	mu      sync.Mutex
-	path    string
-	file    *os.File // nil when writing to stderr
+	file    *File // nil when writing to stderr
 	out     io.Writer
 	console bool
 	pretty  zerolog.ConsoleWriter
@@ -31,9 +29,13 @@ type Sink struct {
 
 // Open returns the sink cfg describes. stderr is the process's stderr.
 func Open(cfg config.Log, stderr *os.File) (*Sink, error) {
-	s := &Sink{path: cfg.File, out: stderr}
+	s := &Sink{out: stderr}
 	if cfg.File != "" {
-		f, err := openFile(cfg.File)
+		// What goes wrong with the file is said on stderr (a journal, a
+		// terminal), since the file may be where it cannot be said.
+		f, err := OpenFile(cfg.File, func(msg string, err error) {
+			_, _ = stderr.Write(notice("error", msg, map[string]any{"error": err.Error()}))
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -48,14 +50,6 @@ func Open(cfg config.Log, stderr *os.File) (*Sink, error) {
 	}
 	s.pretty = zerolog.ConsoleWriter{Out: lockedOut{s}, TimeFormat: "15:04:05.000", NoColor: cfg.File != ""}
 	return s, nil
-}
-
-func openFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open log file: %w", err)
-	}
-	return f, nil
 }
 
 // Write writes one JSON log event (what zerolog produces, or a JSON line a
@@ -84,18 +78,10 @@ func (l lockedOut) Write(p []byte) (int, error) { return l.s.writeRaw(p) }
 // Reopen reopens the log file (after logrotate moved it). With no file it
 // does nothing. On failure the old file stays in use.
 func (s *Sink) Reopen() error {
-	if s.path == "" {
+	if s.file == nil {
 		return nil
 	}
-	f, err := openFile(s.path)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	old := s.file
-	s.file, s.out = f, f
-	s.mu.Unlock()
-	return old.Close()
+	return s.file.Reopen()
 }
 
 // Close closes the log file, if any.

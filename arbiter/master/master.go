@@ -113,6 +113,8 @@ type Master struct {
 
 	upgrade    *upgrade  // old side of a USR2 hand-off
 	handedOver bool      // the new master took over; this one is leaving
+	pidChecked time.Time // checkPidfile's last look
+	pidLost    bool      // the pidfile is gone and could not be written again (logged)
 	takeover   *takeover // new side of a USR2 hand-off
 
 	cred              *syscall.Credential // workers' user and group; nil = the master's
@@ -255,6 +257,7 @@ func (m *Master) Run() error {
 		case <-tick.C:
 			m.reap()
 			m.checkTimers()
+			m.checkPidfile()
 			m.notifyTick(m.now())
 		}
 		m.manage()

@@ -1,11 +1,16 @@
 package master
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
 )
 
 // abortGrace is how long a worker that got SIGABRT has to write its
@@ -181,4 +186,34 @@ func (m *Master) kill(p *proc, why string) {
 	m.log.Warn().Int("worker", p.id).Int("worker_pid", p.pid).Str("why", why).Msg("sending SIGKILL")
 	p.killed = true
 	_ = unix.Kill(p.pid, unix.SIGKILL)
+}
+
+// checkPidfile looks every second whether the pidfile is still there, and
+// writes it again when it was removed (a tmp cleaner, a removed run
+// directory), so that `arbiter signal --pidfile` keeps finding this master.
+// It logs the removal, or once per loss that the file cannot be written
+// again (its directory is gone), and keeps trying. A pidfile that names
+// another process is left alone, and so is the pidfile during a USR2 hand-off.
+func (m *Master) checkPidfile() {
+	if m.pidPath == "" || m.pidPath != m.cfg.Pidfile || m.upgrade != nil || m.handedOver || m.state != running {
+		return
+	}
+	now := m.now()
+	if now.Sub(m.pidChecked) < time.Second {
+		return
+	}
+	m.pidChecked = now
+	if _, err := os.Stat(m.pidPath); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err := pidfile.Write(m.pidPath, os.Getpid()); err != nil {
+		if !m.pidLost {
+			m.log.Error().Err(err).Str("pidfile", m.pidPath).
+				Msg("pidfile was removed and cannot be written again; serving on, retrying every second")
+		}
+		m.pidLost = true
+		return
+	}
+	m.pidLost = false
+	m.log.Warn().Str("pidfile", m.pidPath).Msg("pidfile was removed; wrote it again")
 }

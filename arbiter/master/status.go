@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ type Snapshot struct {
 	InFlight      int            `json:"in_flight"`
 	Spawned       int            `json:"workers_spawned_total"`
 	BootFailures  int            `json:"boot_failures_total"`
+	Goroutines    int            `json:"goroutines"` // the master's own
 	Workers       []WorkerStatus `json:"workers"`
 	At            time.Time      `json:"at"`
 }
@@ -45,6 +47,7 @@ type WorkerStatus struct {
 	InFlight       int     `json:"in_flight"`
 	OldestInFlight float64 `json:"oldest_in_flight_seconds"`
 	RSS            int64   `json:"rss_bytes"`
+	Goroutines     int     `json:"goroutines"` // as of its last heartbeat
 	// Apps are the worker's app processes (a WSGI app's), as of its last
 	// heartbeat.
 	Apps []ipc.AppProcess `json:"app_processes,omitempty"`
@@ -56,7 +59,8 @@ type WorkerStatus struct {
 func (m *Master) publish() {
 	now := m.now()
 	s := &Snapshot{PID: os.Getpid(), Generation: m.gen, Desired: m.desired, State: "running",
-		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal, At: now}
+		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal,
+		Goroutines: runtime.NumGoroutine(), At: now}
 	if m.state != running {
 		s.State = "stopping"
 	}
@@ -66,7 +70,7 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted}
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted}
 		switch {
 		case p.retiring:
 			w.State = "retiring"
@@ -189,6 +193,12 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.RSS)
 	}
+	p("Goroutines of each worker, as of its last heartbeat.", "gauge", "arbiter_worker_goroutines")
+	for _, wk := range s.Workers {
+		fmt.Fprintf(w, "arbiter_worker_goroutines{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.Goroutines)
+	}
+	p("Goroutines of the master.", "gauge", "arbiter_master_goroutines")
+	fmt.Fprintf(w, "arbiter_master_goroutines %d\n", s.Goroutines)
 	p("Age of each worker's oldest request in flight.", "gauge", "arbiter_worker_oldest_request_seconds")
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)

@@ -44,18 +44,20 @@ address = "{{addr}}"
 	_, body := get("/status")
 	var s struct {
 		Generation int `json:"generation"`
+		Goroutines int `json:"goroutines"`
 		Workers    []struct {
 			State string `json:"state"`
 			PID   int    `json:"pid"`
 		} `json:"workers"`
 	}
-	if err := json.Unmarshal([]byte(body), &s); err != nil || len(s.Workers) != 2 || s.Workers[0].State != "ready" {
+	if err := json.Unmarshal([]byte(body), &s); err != nil || len(s.Workers) != 2 || s.Workers[0].State != "ready" || s.Goroutines < 1 {
 		t.Fatalf("/status %v: %s", err, body)
 	}
 	// Request totals arrive with the heartbeats (at most a second late).
 	proctest.Eventually(t, 5*time.Second, "arbiter_requests_total 10", func() bool {
 		_, m := get("/metrics")
-		return strings.Contains(m, "arbiter_requests_total 10\n") && strings.Contains(m, `arbiter_workers{state="ready"} 2`)
+		return strings.Contains(m, "arbiter_requests_total 10\n") && strings.Contains(m, `arbiter_workers{state="ready"} 2`) &&
+			!strings.Contains(m, "_goroutines 0") && strings.Count(m, "arbiter_worker_goroutines{") == 2
 	})
 	f.srv.Signal(syscall.SIGWINCH)
 	f.waitWorkers(0, 15*time.Second)

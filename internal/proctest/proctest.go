@@ -265,13 +265,7 @@ func (s *Server) Wait(timeout time.Duration) int {
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // FDs returns the number of open fds of pid.
-func FDs(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
+func FDs(pid int) int { return procfs.FDs(pid) }
 
 // Children returns the pids whose parent is ppid and that are not zombies.
 func Children(ppid int) []int { return procfs.Children(ppid) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
+	"github.com/arbiter-dev/arbiter/internal/bench/loadgen"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
@@ -17,7 +18,7 @@ func TestArbiterHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs arbiter")
 	}
-	testutil.CheckLeaks(t, "main.(*loadGen)", "main.watchLog")
+	testutil.CheckLeaks(t, "loadgen.(*Load)", "benchkit.WatchLog")
 	dir := t.TempDir()
 	root, err := benchkit.ModuleRoot()
 	if err != nil {
@@ -38,17 +39,18 @@ func TestArbiterHarness(t *testing.T) {
 			a.stop()
 		}
 	})
-	first, err := a.master()
-	if err != nil || first != a.pgid {
-		t.Fatalf("pidfile names %d (%v), want the first master %d", first, err, a.pgid)
+	first, err := a.Master()
+	if err != nil || first != a.PGID {
+		t.Fatalf("pidfile names %d (%v), want the first master %d", first, err, a.PGID)
 	}
 
-	l := startLoad(context.Background(), a.addr(), "POST", 4, 5*time.Second, 10*time.Second)
+	l := loadgen.Start(context.Background(), loadgen.Options{Addr: a.addr(), Request: loadgen.Request("POST", "/", "bench-reload-test"),
+		Conns: 4, Timeout: 5 * time.Second, Duration: 10 * time.Second})
 	kinds := []string{evHUP, evTTIN, evUSR2, evTTOU, evHUP}
-	evs, unsent := sendEvents(context.Background(), a, kinds, l, 200*time.Millisecond, 2*time.Second, time.Minute, 30*time.Second)
+	evs, unsent := sendEvents(context.Background(), a, kinds, l.Since, 200*time.Millisecond, 2*time.Second, time.Minute, 30*time.Second)
 	time.Sleep(time.Second)
-	l.stop()
-	ok, fails, _ := l.result(100)
+	l.Stop()
+	ok, fails, _ := l.Result(100)
 	if unsent != 0 || len(evs) != len(kinds) {
 		t.Fatalf("sent %d events, %d unsent", len(evs), unsent)
 	}
@@ -57,7 +59,7 @@ func TestArbiterHarness(t *testing.T) {
 			t.Fatalf("%s: %v", ev.kind, ev.err)
 		}
 	}
-	second, err := a.master()
+	second, err := a.Master()
 	if err != nil || second == first || evs[3].pid != second || evs[2].pid != first {
 		t.Fatalf("after USR2: pidfile %d (%v); USR2 went to %d, TTOU to %d; first master %d",
 			second, err, evs[2].pid, evs[3].pid, first)
@@ -65,7 +67,7 @@ func TestArbiterHarness(t *testing.T) {
 	if procfs.Alive(first) {
 		t.Fatalf("the old master %d is still running", first)
 	}
-	a.completions(evs, l.start)
+	a.completions(evs, l.Began())
 	for _, ev := range evs {
 		if ev.done < ev.at {
 			t.Errorf("%s at %v: took effect at %v (%s)", ev.kind, ev.at, ev.done, ev.note)
@@ -79,7 +81,7 @@ func TestArbiterHarness(t *testing.T) {
 	if err := a.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if left := procfs.Group(a.pgid); len(left) > 0 {
+	if left := procfs.Group(a.PGID); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
 }

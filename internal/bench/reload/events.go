@@ -111,13 +111,14 @@ type controller interface {
 	upgrade(timeout time.Duration) (oldPID int, note string, err error)
 }
 
-// sendEvents sends kinds between from and to (since the load started):
+// sendEvents sends kinds between from and to (times since the load
+// started, which since tells):
 // the i-th of n at from + (i+½)·(to−from)/n. A USR2 is waited for before
 // the next event; when that puts the run behind, the remaining events are
 // spread evenly over what is left of the window, never closer together
 // than they were planned. Events whose time is past the end of the load are
 // not sent and come back as unsent.
-func sendEvents(ctx context.Context, ctl controller, kinds []string, l *loadGen, from, to, end time.Duration, upgradeTimeout time.Duration) (sent []event, unsent int) {
+func sendEvents(ctx context.Context, ctl controller, kinds []string, since func() time.Duration, from, to, end time.Duration, upgradeTimeout time.Duration) (sent []event, unsent int) {
 	n := len(kinds)
 	if n == 0 {
 		return nil, 0
@@ -125,7 +126,7 @@ func sendEvents(ctx context.Context, ctl controller, kinds []string, l *loadGen,
 	span := to - from
 	gap := span / time.Duration(n)
 	for i, kind := range kinds {
-		now := l.since()
+		now := since()
 		at := from + span*time.Duration(2*i+1)/time.Duration(2*n)
 		if now > at-gap/2 && i > 0 {
 			// Behind schedule: keep a fair share of what is left.
@@ -140,13 +141,13 @@ func sendEvents(ctx context.Context, ctl controller, kinds []string, l *loadGen,
 			return sent, n - i
 		case <-time.After(at - now):
 		}
-		ev := event{kind: kind, at: l.since()}
+		ev := event{kind: kind, at: since()}
 		if kind == evUSR2 {
 			var note string
 			ev.pid, note, ev.err = ctl.upgrade(upgradeTimeout)
 			ev.note = note
 			if ev.err == nil {
-				ev.done = l.since()
+				ev.done = since()
 			}
 		} else {
 			ev.pid, ev.err = ctl.signal(kind)

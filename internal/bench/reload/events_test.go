@@ -101,8 +101,8 @@ func TestSendEvents(t *testing.T) {
 		{"past the end", &fakeController{}, 200 * time.Millisecond, 3, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := &loadGen{start: time.Now()}
-			sent, unsent := sendEvents(context.Background(), tt.ctl, kinds, l, 50*time.Millisecond, 400*time.Millisecond, tt.end, time.Second)
+			start := time.Now()
+			sent, unsent := sendEvents(context.Background(), tt.ctl, kinds, func() time.Duration { return time.Since(start) }, 50*time.Millisecond, 400*time.Millisecond, tt.end, time.Second)
 			if len(sent) != tt.wantSent || unsent != len(kinds)-tt.wantSent {
 				t.Fatalf("sent %d, unsent %d; want %d sent", len(sent), unsent, tt.wantSent)
 			}
@@ -142,8 +142,8 @@ func TestSendEventsCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ctl := &fakeController{}
-	l := &loadGen{start: time.Now()}
-	sent, unsent := sendEvents(ctx, ctl, []string{evHUP, evHUP}, l, time.Second, 2*time.Second, time.Minute, time.Second)
+	start := time.Now()
+	sent, unsent := sendEvents(ctx, ctl, []string{evHUP, evHUP}, func() time.Duration { return time.Since(start) }, time.Second, 2*time.Second, time.Minute, time.Second)
 	if len(sent) != 0 || unsent != 2 || len(ctl.got) != 0 {
 		t.Fatalf("sent %v, unsent %d, controller got %v", sent, unsent, ctl.got)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 )
 
 // wsgiApp is the trivial WSGI application gunicorn serves: a small JSON
@@ -145,7 +147,7 @@ func (g *gunicornProc) notes() []string {
 	}
 	out := []string{fmt.Sprintf("gunicorn log: %d worker boots, %d error lines", boots, errs)}
 	if first != "" {
-		out = append(out, "gunicorn log, first error: "+clip(first, 300))
+		out = append(out, "gunicorn log, first error: "+benchkit.Clip(first, 300))
 	}
 	return out
 }
@@ -159,7 +161,7 @@ func (g *gunicornProc) stop() error {
 	case <-time.After(15 * time.Second):
 	}
 	var err error
-	if left := groupLeft(pid, 2*time.Second); len(left) > 0 {
+	if left := benchkit.GroupLeft(pid, 2*time.Second); len(left) > 0 {
 		err = fmt.Errorf("gunicorn left processes behind in group %d: %v (killed)", pid, left)
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/loadgen"
 )
 
 const (
@@ -44,8 +46,8 @@ type dipRow struct {
 // before the event to pad after it took effect.
 func eventWindow(ev event, pad time.Duration, n int) (lo, hi int) {
 	end := max(ev.at, ev.done) + pad
-	lo = int(max(ev.at-pad, 0) / bucket)
-	hi = int((end + bucket - 1) / bucket)
+	lo = int(max(ev.at-pad, 0) / loadgen.Bucket)
+	hi = int((end + loadgen.Bucket - 1) / loadgen.Bucket)
 	return min(lo, n), min(hi, n)
 }
 
@@ -181,10 +183,10 @@ func printResult(w io.Writer, r *result) {
 		total, float64(total)/r.duration.Seconds(), r.ok, r.failed(), verdict)
 	byKind := map[string]int{}
 	for _, f := range r.fails {
-		byKind[f.kind]++
+		byKind[f.Kind]++
 	}
 	var parts []string
-	for _, k := range failKinds {
+	for _, k := range loadgen.FailKinds {
 		parts = append(parts, fmt.Sprintf("%s %d", k, byKind[k]))
 	}
 	fmt.Fprintf(w, "   failed by kind: %s\n", strings.Join(parts, ", "))
@@ -212,7 +214,7 @@ func printResult(w io.Writer, r *result) {
 }
 
 func printDips(w io.Writer, r *result) {
-	warm := min(int(warmUp/bucket), len(r.buckets))
+	warm := min(int(warmUp/loadgen.Bucket), len(r.buckets))
 	med := median(r.buckets[warm:])
 	fmt.Fprintf(w, "   throughput: median %.0f responses per 100 ms (%.0f/s) after the first %v\n", med, med*10, warmUp)
 	if low, mean, n := quiet(r.buckets, warm, med, r.events, dipPad); n > 0 {
@@ -273,14 +275,14 @@ func printFailures(w io.Writer, r *result) {
 	perEvent := map[int]int{}
 	for _, f := range r.fails {
 		col := "none"
-		if i := blame(r.events, f.at); i >= 0 {
+		if i := blame(r.events, f.At); i >= 0 {
 			col = r.events[i].kind
 			perEvent[i]++
 		}
-		if table[f.kind] == nil {
-			table[f.kind] = map[string]int{}
+		if table[f.Kind] == nil {
+			table[f.Kind] = map[string]int{}
 		}
-		table[f.kind][col]++
+		table[f.Kind][col]++
 	}
 	fmt.Fprintf(w, "   failures by the event they followed (the last one sent, if it took effect less than %v before; else none):\n", attribution)
 	fmt.Fprintf(w, "     %-10s", "")
@@ -288,7 +290,7 @@ func printFailures(w io.Writer, r *result) {
 		fmt.Fprintf(w, " %6s", c)
 	}
 	fmt.Fprintln(w)
-	for _, k := range failKinds {
+	for _, k := range loadgen.FailKinds {
 		if table[k] == nil {
 			continue
 		}
@@ -320,25 +322,25 @@ func printFailures(w io.Writer, r *result) {
 	}
 	// Samples: the first failures, then the first of each kind not shown.
 	shown := map[string]bool{}
-	var sample []failure
+	var sample []loadgen.Failure
 	for _, f := range r.fails {
-		if len(sample) < 8 || !shown[f.kind] {
+		if len(sample) < 8 || !shown[f.Kind] {
 			sample = append(sample, f)
-			shown[f.kind] = true
+			shown[f.Kind] = true
 		}
 	}
 	fmt.Fprintf(w, "   failures (the first %d, and the first of each other kind):\n", min(8, len(r.fails)))
 	for _, f := range sample {
 		after := "no event before it"
-		if i := lastEvent(r.events, f.at); i >= 0 {
+		if i := lastEvent(r.events, f.At); i >= 0 {
 			ev := r.events[i]
-			after = fmt.Sprintf("%s after %s #%d (sent to %d", ms(f.at-ev.at), ev.kind, ordinal(r.events, i), ev.pid)
+			after = fmt.Sprintf("%s after %s #%d (sent to %d", ms(f.At-ev.at), ev.kind, ordinal(r.events, i), ev.pid)
 			if ev.done > 0 {
 				after += fmt.Sprintf(", took effect at %+v", ms(ev.done-ev.at))
 			}
 			after += ")"
 		}
-		fmt.Fprintf(w, "     t=%8.3fs %-9s %s — %s\n", f.at.Seconds(), f.kind, f.detail, after)
+		fmt.Fprintf(w, "     t=%8.3fs %-9s %s — %s\n", f.At.Seconds(), f.Kind, f.Detail, after)
 	}
 }
 
@@ -363,7 +365,7 @@ func printSummary(w io.Writer, rs []*result) {
 			}
 		}
 		dip := "-"
-		warm := min(int(warmUp/bucket), len(r.buckets))
+		warm := min(int(warmUp/loadgen.Bucket), len(r.buckets))
 		for _, d := range dips(r.buckets, median(r.buckets[warm:]), r.events, dipPad) {
 			if d.kind == evHUP {
 				dip = pct(d.lowWorst)

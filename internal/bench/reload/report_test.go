@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/loadgen"
 )
 
 func TestMedian(t *testing.T) {
@@ -123,7 +125,7 @@ func TestPassAndReport(t *testing.T) {
 		show []string
 	}{
 		{"clean", result{}, true, []string{"PASS", "failed 0", "50% / 50%"}},
-		{"a failed request", result{fails: []failure{{at: 1250 * time.Millisecond, kind: failEOF, nth: 4, detail: "closed"}}}, false,
+		{"a failed request", result{fails: []loadgen.Failure{{At: 1250 * time.Millisecond, Kind: loadgen.FailEOF, Nth: 4, Detail: "closed"}}}, false,
 			[]string{"MISS", "eof 1", "250ms after HUP #1 (sent to 7)", "     eof             1      0      0      0      0"}},
 		{"an event that failed", result{events: []event{{kind: evUSR2, at: time.Second, err: errors.New("no promoted line")}}}, false,
 			[]string{"MISS", "USR2 #1 at 1.000s FAILED: no promoted line"}},

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
+	"github.com/arbiter-dev/arbiter/internal/bench/loadgen"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 	"github.com/arbiter-dev/arbiter/worker/app/echo"
 )
@@ -174,7 +176,7 @@ func (t *nginxTarget) notes(t0 time.Time) []string {
 	}
 	sort.SliceStable(order, func(i, j int) bool { return by[order[i]].n > by[order[j]].n })
 	for _, k := range order {
-		out = append(out, fmt.Sprintf("nginx error log, %d× %s (first: %s)", by[k].n, k, clip(by[k].first, 400)))
+		out = append(out, fmt.Sprintf("nginx error log, %d× %s (first: %s)", by[k].n, k, benchkit.Clip(by[k].first, 400)))
 	}
 	if len(lines) == 0 {
 		out = append(out, "nginx error log: no line at warn level or worse during the load")
@@ -192,7 +194,7 @@ var nginxPrefix = regexp.MustCompile(`^\S+ \S+ (\[\w+\]) \d+#\d+: (\*\d+ )?`)
 func nginxKey(line string) string {
 	m := nginxPrefix.FindStringSubmatchIndex(line)
 	if m == nil {
-		return clip(line, 120)
+		return benchkit.Clip(line, 120)
 	}
 	level := line[m[2]:m[3]]
 	msg := line[m[1]:]
@@ -290,11 +292,11 @@ func checkEcho(url, protocol string) error {
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 {
-			return fmt.Errorf("check %s, request %d: %d %s %v", url, i, resp.StatusCode, clip(string(body), 200), err)
+			return fmt.Errorf("check %s, request %d: %d %s %v", url, i, resp.StatusCode, benchkit.Clip(string(body), 200), err)
 		}
 		var rep echo.Reply
 		if err := json.Unmarshal(body, &rep); err != nil {
-			return fmt.Errorf("check %s: %w: %s", url, err, clip(string(body), 200))
+			return fmt.Errorf("check %s: %w: %s", url, err, benchkit.Clip(string(body), 200))
 		}
 		if rep.Protocol != protocol {
 			return fmt.Errorf("check %s: answered over %q, want %q", url, rep.Protocol, protocol)
@@ -315,7 +317,7 @@ type result struct {
 	counts    counts
 	from, to  time.Duration // the window the events were spread over
 	ok        int64
-	fails     []failure
+	fails     []loadgen.Failure
 	buckets   []int64
 	events    []event
 	unsent    int
@@ -413,18 +415,19 @@ func runScenario(ctx context.Context, o options, e *env, sc *scenario, log io.Wr
 	r.from, r.to = window(o.duration)
 	fmt.Fprintf(log, "bench-reload: %s: %d connections for %v, %s\n", sc.name, o.conns, o.duration, r.counts)
 	r.loadBefore = loadAverage()
-	l := startLoad(ctx, t.addr(), o.method, o.conns, o.timeout, o.duration)
-	r.events, r.unsent = sendEvents(ctx, t, kinds, l, r.from, r.to, o.duration-500*time.Millisecond, 40*time.Second)
+	l := loadgen.Start(ctx, loadgen.Options{Addr: t.addr(), Request: loadgen.Request(o.method, "/bench-reload", "arbiter-bench-reload"),
+		Conns: o.conns, Timeout: o.timeout, Duration: o.duration})
+	r.events, r.unsent = sendEvents(ctx, t, kinds, l.Since, r.from, r.to, o.duration-500*time.Millisecond, 40*time.Second)
 	select {
 	case <-ctx.Done():
-	case <-time.After(time.Until(l.start.Add(o.duration))):
+	case <-time.After(time.Until(l.Began().Add(o.duration))):
 	}
-	l.stop()
+	l.Stop()
 	r.loadAfter = loadAverage()
-	r.ok, r.fails, r.buckets = l.result(int(o.duration / bucket))
-	r.dials, r.closes = l.dials.Load(), l.closes.Load()
-	t.completions(r.events, l.start)
-	r.notes = t.notes(l.start)
+	r.ok, r.fails, r.buckets = l.Result(int(o.duration / loadgen.Bucket))
+	r.dials, r.closes = l.Dials(), l.Closes()
+	t.completions(r.events, l.Began())
+	r.notes = t.notes(l.Began())
 	r.stopError = t.stop()
 	if err := writeSeries(filepath.Join(dir, "series.csv"), r); err != nil {
 		fmt.Fprintf(log, "bench-reload: %v\n", err)
@@ -440,20 +443,20 @@ func runScenario(ctx context.Context, o options, e *env, sc *scenario, log io.Wr
 func writeSeries(path string, r *result) error {
 	fails := make([]int, len(r.buckets))
 	for _, f := range r.fails {
-		if i := int(f.at / bucket); i < len(fails) {
+		if i := int(f.At / loadgen.Bucket); i < len(fails) {
 			fails[i]++
 		}
 	}
 	evs := make([][]string, len(r.buckets))
 	for _, ev := range r.events {
-		if i := int(ev.at / bucket); i < len(evs) {
+		if i := int(ev.at / loadgen.Bucket); i < len(evs) {
 			evs[i] = append(evs[i], ev.kind)
 		}
 	}
 	var b strings.Builder
 	b.WriteString("ms,responses,failures,events\n")
 	for i, n := range r.buckets {
-		fmt.Fprintf(&b, "%d,%d,%d,%s\n", i*int(bucket/time.Millisecond), n, fails[i], strings.Join(evs[i], " "))
+		fmt.Fprintf(&b, "%d,%d,%d,%s\n", i*int(loadgen.Bucket/time.Millisecond), n, fails[i], strings.Join(evs[i], " "))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

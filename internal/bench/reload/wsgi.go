@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
 )
 
@@ -155,7 +156,7 @@ func askVersion(c *http.Client, url string) (int, error) {
 	}
 	v, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "version ")
 	if resp.StatusCode != 200 || !ok {
-		return 0, fmt.Errorf("%d %s", resp.StatusCode, clip(string(b), 100))
+		return 0, fmt.Errorf("%d %s", resp.StatusCode, benchkit.Clip(string(b), 100))
 	}
 	return strconv.Atoi(v)
 }

@@ -101,7 +101,9 @@
 // the script runs past Config.Timeout (504 if nothing was sent yet, else
 // the response is aborted with http.ErrAbortHandler so that the client sees
 // it cut off), when the client goes away (the request context ends), when
-// its output is invalid or cannot be delivered, and on Close. A script
+// its output is invalid or cannot be delivered, when the request body
+// cannot be read to its end (400 if nothing was sent yet, else the response
+// is aborted), and on Close. A script
 // whose stdout has ended but which keeps running gets SIGTERM after 2 s and
 // SIGKILL 1 s later, as Apache does. A grandchild that stays in the group
 // dies with it; one that leaves the group (setsid) is out of reach, and

@@ -54,10 +54,11 @@ const (
 	reasonShutdown              // Handler.Close
 	reasonAbandoned             // its output was invalid, or could not be delivered
 	reasonLingering             // still running lingerGrace after its output ended
+	reasonBodyCut               // the request body could not be read to its end
 )
 
 func (k killReason) String() string {
-	return [...]string{"", "timeout", "client gone", "shutdown", "abandoned", "still running after its output ended"}[k]
+	return [...]string{"", "timeout", "client gone", "shutdown", "abandoned", "still running after its output ended", "request body cut short"}[k]
 }
 
 // proc is one running script.
@@ -389,11 +390,33 @@ func (p *proc) exitString() string {
 
 // feed copies the request body into the script's stdin and then closes it.
 // It ends early when the script closes its stdin or exits (EPIPE), or when
-// finish closes the pipe.
+// finish closes the pipe. A body that cannot be read to its end (the client
+// stopped sending: a short body, a cut chunk, a read timeout) kills the
+// group before stdin is closed, so that the script never takes the part it
+// got for the whole body and answers it.
 func (p *proc) feed(src io.Reader) {
 	defer close(p.feedDone)
-	_, _ = io.Copy(p.stdin, src)
+	r := &readErr{r: src}
+	_, _ = io.Copy(p.stdin, r)
+	if r.err != nil {
+		p.kill(reasonBodyCut) // nothing once finish has reaped the leader
+	}
 	p.closeStdin()
+}
+
+// readErr remembers the first error of its reader other than io.EOF, so
+// that a failed read can be told from a failed write to the script.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // outputComplete runs when the script's response is complete (its

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -545,5 +546,40 @@ func TestStreaming(t *testing.T) {
 	}
 	if rest, _ := io.ReadAll(br); string(rest) != "second\n" {
 		t.Errorf("rest %q", rest)
+	}
+}
+
+// A body cut short (the client stops sending before Content-Length, or in
+// a chunk) kills the script before its stdin ends, whether it answers
+// before reading (the response is cut off) or after (400): it never
+// answers the part it got as if it were the whole body, nor sends the
+// half-closed client an empty 200 when net/http takes it for gone.
+func TestCutBodyKillsTheScript(t *testing.T) {
+	f := newFixture(t, Config{}, map[string]string{
+		"first.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\ncat\n",
+		"after.sh": "#!/bin/sh\nbody=$(cat)\nprintf 'Content-Type: text/plain\\n\\n%s' \"$body\"\n",
+	})
+	srv := f.serve()
+	for _, tt := range []struct{ script, head, body string }{
+		{"first.sh", "Content-Length: 100", "hello"},
+		{"after.sh", "Content-Length: 100", "hello"},
+		{"first.sh", "Transfer-Encoding: chunked", "400\r\nhello"}, // spooled first
+	} {
+		script := tt.script
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "POST /"+script+" HTTP/1.1\r\nHost: x\r\n"+tt.head+"\r\n\r\n"+tt.body)
+		c.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			if resp.StatusCode != 400 && rerr == nil {
+				t.Errorf("%s: a whole %d response %q to a cut body", script, resp.StatusCode, b)
+			}
+		}
+		c.Close()
 	}
 }

@@ -49,7 +49,7 @@ func (h *Handler) serve(w http.ResponseWriter, c *call) *call {
 				if errors.Is(err, errTooLarge) {
 					code = http.StatusRequestEntityTooLarge
 				} else if r.Context().Err() != nil {
-					return nil
+					panic(http.ErrAbortHandler) // not an empty 200 to a half-closed client
 				}
 				h.log.Debug().Err(err).Str("uri", r.RequestURI).Msg("cgi request body")
 				httpError(w, code)
@@ -67,7 +67,7 @@ func (h *Handler) serve(w http.ResponseWriter, c *call) *call {
 
 	if !h.acquire(r.Context()) {
 		if r.Context().Err() != nil {
-			return nil
+			panic(http.ErrAbortHandler)
 		}
 		h.log.Warn().Str("script", t.filename).Int("max_scripts", cap(h.slots)).Msg("cgi busy: no free script slot")
 		w.Header().Set("Retry-After", "1")
@@ -174,7 +174,9 @@ func (h *Handler) relay(w http.ResponseWriter, c *call, p *proc) *call {
 	case res.rerr != nil || why != reasonNone:
 		p.finish(reasonAbandoned)
 		if why == reasonClientGone {
-			return nil
+			// A client that only half-closed still reads: it must see
+			// the response cut off, not ended as if it were whole.
+			panic(http.ErrAbortHandler)
 		}
 		ev := h.log.Warn().Str("script", p.script).Int("pid", p.pid)
 		if why != reasonNone {
@@ -215,12 +217,16 @@ func (h *Handler) failEarly(w http.ResponseWriter, c *call, p *proc, err error) 
 func (h *Handler) answerKilled(w http.ResponseWriter, c *call, p *proc, why killReason, err error) {
 	switch why {
 	case reasonClientGone:
-		return
+		// Returning would send an empty 200 to a client that may still
+		// read (it only half-closed): end the connection instead.
+		panic(http.ErrAbortHandler)
 	case reasonTimeout:
 		h.log.Warn().Str("script", p.script).Int("pid", p.pid).Dur("script_timeout", h.timeout).Msg("cgi timeout")
 		httpError(w, http.StatusGatewayTimeout)
 	case reasonShutdown:
 		httpError(w, http.StatusServiceUnavailable)
+	case reasonBodyCut:
+		httpError(w, http.StatusBadRequest)
 	default:
 		h.invalid(w, p, "reading its output: "+errString(err))
 	}

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -108,7 +108,7 @@ const ok200 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 // Every way a server can fail a request is counted under its kind, and a
 // Connection: close is not a failure.
 func TestLoadCountsEveryFailure(t *testing.T) {
-	testutil.CheckLeaks(t, "main.(*loadGen)", "main.(*fakeServer)")
+	testutil.CheckLeaks(t, "loadgen.(*Load)", "loadgen.(*fakeServer)")
 	closedAddr := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -134,26 +134,26 @@ func TestLoadCountsEveryFailure(t *testing.T) {
 			}
 			return answer(c, ok200)
 		}},
-		{name: "closed before the 3rd answer", kind: failEOF, detail: "before any byte of the response, on a reused connection (request 3 on it)", minOK: 2,
+		{name: "closed before the 3rd answer", kind: FailEOF, detail: "before any byte of the response, on a reused connection (request 3 on it)", minOK: 2,
 			behave: func(n int, c net.Conn) bool { return n < 3 && answer(c, ok200) }},
-		{name: "closed mid-response", kind: failEOF, detail: "part-way", behave: func(n int, c net.Conn) bool {
+		{name: "closed mid-response", kind: FailEOF, detail: "part-way", behave: func(n int, c net.Conn) bool {
 			answer(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
 			return false
 		}},
-		{name: "reset", kind: failReset, detail: "connection reset", behave: func(n int, c net.Conn) bool {
+		{name: "reset", kind: FailReset, detail: "connection reset", behave: func(n int, c net.Conn) bool {
 			_ = c.(*net.TCPConn).SetLinger(0)
 			return false
 		}},
-		{name: "503", kind: failStatus, detail: "status 503", behave: func(n int, c net.Conn) bool {
+		{name: "503", kind: FailStatus, detail: "status 503", behave: func(n int, c net.Conn) bool {
 			return answer(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
 		}},
-		{name: "not http", kind: failMalformed, detail: "malformed", behave: func(n int, c net.Conn) bool {
+		{name: "not http", kind: FailMalformed, detail: "malformed", behave: func(n int, c net.Conn) bool {
 			answer(c, "SSH-2.0-x\r\n")
 			return false
 		}},
-		{name: "silent", kind: failTimeout, detail: "i/o timeout", timeout: 100 * time.Millisecond,
+		{name: "silent", kind: FailTimeout, detail: "i/o timeout", timeout: 100 * time.Millisecond,
 			behave: func(n int, c net.Conn) bool { time.Sleep(300 * time.Millisecond); return false }},
-		{name: "refused", kind: failConnect, detail: "dial: ", addr: closedAddr},
+		{name: "refused", kind: FailConnect, detail: "dial: ", addr: closedAddr},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := tt.addr
@@ -164,10 +164,10 @@ func TestLoadCountsEveryFailure(t *testing.T) {
 			if timeout == 0 {
 				timeout = 2 * time.Second
 			}
-			l := startLoad(context.Background(), addr, "POST", 2, timeout, time.Second)
+			l := Start(context.Background(), Options{Addr: addr, Request: Request("POST", "/x", "loadgen-test"), Conns: 2, Timeout: timeout, Duration: time.Second, Latencies: true})
 			time.Sleep(400 * time.Millisecond)
-			l.stop()
-			ok, fails, buckets := l.result(10)
+			l.Stop()
+			ok, fails, buckets := l.Result(10)
 			var sum int64
 			for _, b := range buckets {
 				sum += b
@@ -185,9 +185,29 @@ func TestLoadCountsEveryFailure(t *testing.T) {
 				t.Fatalf("no failure counted")
 			}
 			for _, f := range fails {
-				if f.kind != tt.kind || !strings.Contains(f.detail, tt.detail) {
+				if f.Kind != tt.kind || !strings.Contains(f.Detail, tt.detail) || (f.Kind != FailConnect) != (f.Local != "") {
 					t.Fatalf("failure %+v, want kind %q with %q", f, tt.kind, tt.detail)
 				}
+			}
+			// A sample per request sent: each success, each failure but a dial's.
+			var okSamples, sent int64
+			for _, s := range l.Samples() {
+				sent++
+				if s.OK {
+					okSamples++
+				}
+				if s.Latency <= 0 || s.Start < 0 {
+					t.Fatalf("sample %+v", s)
+				}
+			}
+			want := ok
+			for _, f := range fails {
+				if f.Kind != FailConnect {
+					want++
+				}
+			}
+			if okSamples != ok || sent != want {
+				t.Errorf("%d samples, %d of them ok; want %d and %d", sent, okSamples, want, ok)
 			}
 		})
 	}
@@ -197,9 +217,9 @@ func TestRequestBytes(t *testing.T) {
 	for _, tt := range []struct{ method, want string }{
 		{"GET", "GET /bench-reload HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: arbiter-bench-reload\r\nAccept: */*\r\n\r\n"},
 		{"POST", "POST /bench-reload HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: arbiter-bench-reload\r\nAccept: */*\r\n" +
-			"Content-Type: text/plain\r\nContent-Length: 17\r\n\r\nbench-reload:POST"},
+			"Content-Type: text/plain\r\nContent-Length: 12\r\n\r\nloadgen:POST"},
 	} {
-		if got := string(request(tt.method)); got != tt.want {
+		if got := string(Request(tt.method, "/bench-reload", "arbiter-bench-reload")); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.method, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -14,36 +14,36 @@ func TestReadResponse(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		in     string
-		want   []response // responses read one after another
+		want   []Response // responses read one after another
 		err    error      // what the read after them returns
-		strict bool       // err must be errMalformed-wrapped (errors.Is)
+		strict bool       // err must be ErrMalformed-wrapped (errors.Is)
 	}{
 		{"content-length keep-alive", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 		{"two in a row", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
-			[]response{{status: 200}, {status: 201}}, io.EOF, false},
+			[]Response{{Status: 200}, {Status: 201}}, io.EOF, false},
 		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
-			[]response{{status: 200, close: true}}, io.EOF, false},
+			[]Response{{Status: 200, Close: true}}, io.EOF, false},
 		{"close among tokens", "HTTP/1.1 200 OK\r\nConnection: upgrade, Close\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 200, close: true}}, io.EOF, false},
+			[]Response{{Status: 200, Close: true}}, io.EOF, false},
 		{"chunked with trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 		{"chunked wins over length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n1\r\nx\r\n0\r\n\r\n",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 		{"http/1.0 closes by default", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 200, close: true}}, io.EOF, false},
+			[]Response{{Status: 200, Close: true}}, io.EOF, false},
 		{"http/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 		{"interim responses skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 		{"204 has no body", "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 204}, {status: 200}}, io.EOF, false},
+			[]Response{{Status: 204}, {Status: 200}}, io.EOF, false},
 		{"close-delimited body", "HTTP/1.1 200 OK\r\n\r\nuntil the end",
-			[]response{{status: 200, close: true}}, io.EOF, false},
+			[]Response{{Status: 200, Close: true}}, io.EOF, false},
 		{"bare LF", "HTTP/1.1 502 Bad Gateway\nContent-Length: 1\n\nx",
-			[]response{{status: 502}}, io.EOF, false},
+			[]Response{{Status: 502}}, io.EOF, false},
 		{"no reason", "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
-			[]response{{status: 200}}, io.EOF, false},
+			[]Response{{Status: 200}}, io.EOF, false},
 
 		{"nothing", "", nil, io.EOF, false},
 		{"cut in the status line", "HTTP/1.1 20", nil, io.ErrUnexpectedEOF, false},
@@ -54,30 +54,30 @@ func TestReadResponse(t *testing.T) {
 		{"cut in a chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhe", nil, io.ErrUnexpectedEOF, false},
 		{"cut before the last chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", nil, io.ErrUnexpectedEOF, false},
 
-		{"not http", "SSH-2.0-OpenSSH\r\n", nil, errMalformed, true},
-		{"http/2 preface", "HTTP/2 200\r\n\r\n", nil, errMalformed, true},
-		{"status not a number", "HTTP/1.1 2x0 OK\r\n\r\n", nil, errMalformed, true},
-		{"status below 100", "HTTP/1.1 099 Odd\r\n\r\n", nil, errMalformed, true},
-		{"no space after status", "HTTP/1.1 200OK\r\n\r\n", nil, errMalformed, true},
-		{"switching protocols", "HTTP/1.1 101 Switching Protocols\r\n\r\n", nil, errMalformed, true},
-		{"header without colon", "HTTP/1.1 200 OK\r\nnocolon\r\n\r\n", nil, errMalformed, true},
-		{"space in a header name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", nil, errMalformed, true},
-		{"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", nil, errMalformed, true},
-		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", nil, errMalformed, true},
-		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", nil, errMalformed, true},
-		{"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n", nil, errMalformed, true},
-		{"line too long", long, nil, errMalformed, true},
-		{"too many header fields", "HTTP/1.1 200 OK\r\n" + strings.Repeat("A: b\r\n", maxHeaderRows+1) + "\r\n", nil, errMalformed, true},
+		{"not http", "SSH-2.0-OpenSSH\r\n", nil, ErrMalformed, true},
+		{"http/2 preface", "HTTP/2 200\r\n\r\n", nil, ErrMalformed, true},
+		{"status not a number", "HTTP/1.1 2x0 OK\r\n\r\n", nil, ErrMalformed, true},
+		{"status below 100", "HTTP/1.1 099 Odd\r\n\r\n", nil, ErrMalformed, true},
+		{"no space after status", "HTTP/1.1 200OK\r\n\r\n", nil, ErrMalformed, true},
+		{"switching protocols", "HTTP/1.1 101 Switching Protocols\r\n\r\n", nil, ErrMalformed, true},
+		{"header without colon", "HTTP/1.1 200 OK\r\nnocolon\r\n\r\n", nil, ErrMalformed, true},
+		{"space in a header name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", nil, ErrMalformed, true},
+		{"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", nil, ErrMalformed, true},
+		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", nil, ErrMalformed, true},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", nil, ErrMalformed, true},
+		{"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n", nil, ErrMalformed, true},
+		{"line too long", long, nil, ErrMalformed, true},
+		{"too many header fields", "HTTP/1.1 200 OK\r\n" + strings.Repeat("A: b\r\n", maxHeaderRows+1) + "\r\n", nil, ErrMalformed, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			br := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
 			for i, want := range tt.want {
-				got, err := readResponse(br)
+				got, err := ReadResponse(br)
 				if err != nil || got != want {
 					t.Fatalf("response %d = %+v, %v; want %+v", i, got, err, want)
 				}
 			}
-			_, err := readResponse(br)
+			_, err := ReadResponse(br)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("after %d responses: err = %v, want %v", len(tt.want), err, tt.err)
 			}
@@ -88,7 +88,7 @@ func TestReadResponse(t *testing.T) {
 	}
 }
 
-// FuzzReadResponse: whatever the bytes, readResponse returns a status of
+// FuzzReadResponse: whatever the bytes, ReadResponse returns a status of
 // 100–999 or one of its three documented errors, and never loops or panics.
 func FuzzReadResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"))
@@ -97,15 +97,15 @@ func FuzzReadResponse(f *testing.F) {
 		for _, size := range []int{16, 4096} {
 			br := bufio.NewReaderSize(bytes.NewReader(data), size)
 			for n := 0; ; n++ {
-				resp, err := readResponse(br)
+				resp, err := ReadResponse(br)
 				if err != nil {
-					if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, errMalformed) {
+					if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrMalformed) {
 						t.Fatalf("undocumented error %#v", err)
 					}
 					break
 				}
-				if resp.status < 200 || resp.status > 999 {
-					t.Fatalf("status %d returned", resp.status)
+				if resp.Status < 200 || resp.Status > 999 {
+					t.Fatalf("status %d returned", resp.Status)
 				}
 				if n > len(data) {
 					t.Fatalf("%d responses from %d bytes", n, len(data))

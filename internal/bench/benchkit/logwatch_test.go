@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"io"
@@ -11,23 +11,23 @@ import (
 )
 
 func TestLogWatch(t *testing.T) {
-	testutil.CheckLeaks(t, "main.watchLog")
+	testutil.CheckLeaks(t, "benchkit.WatchLog")
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "log")
-	lw, err := watchLog(r, path)
+	lw, err := WatchLog(r, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const first = `{"level":"info","pid":10,"generation":2,"message":"generation ready"}` + "\n"
 	io.WriteString(w, first)
-	l, ok := lw.wait(0, 5*time.Second, msgIs("generation ready"))
-	if !ok || l.pid != 10 || l.int("generation") != 2 || l.level != "info" || l.int("absent") != 0 {
+	l, ok := lw.Wait(0, 5*time.Second, MsgIs("generation ready"))
+	if !ok || l.PID != 10 || l.Int("generation") != 2 || l.Level != "info" || l.Int("absent") != 0 || l.Str("message") != "generation ready" {
 		t.Fatalf("wait = %+v, %v", l, ok)
 	}
-	mark := lw.mark()
+	mark := lw.Mark()
 	if mark != 1 {
 		t.Fatalf("mark = %d", mark)
 	}
@@ -37,25 +37,25 @@ func TestLogWatch(t *testing.T) {
 		io.WriteString(w, "panic: not JSON\n")
 		io.WriteString(w, `{"level":"info","pid":11,"message":"promoted: the old master is gone; this master is in charge"}`+"\n")
 	}()
-	l, ok = lw.wait(mark, 5*time.Second, msgHasPrefix("promoted:"))
-	if !ok || l.pid != 11 {
+	l, ok = lw.Wait(mark, 5*time.Second, MsgHasPrefix("promoted:"))
+	if !ok || l.PID != 11 {
 		t.Fatalf("wait after mark = %+v, %v", l, ok)
 	}
-	if _, ok := lw.wait(0, 50*time.Millisecond, msgIs("never")); ok {
+	if _, ok := lw.Wait(0, 50*time.Millisecond, MsgIs("never")); ok {
 		t.Fatal("matched a line that was never written")
 	}
 	w.Close()
 	// At the end of the stream, wait gives up without its timeout.
 	start := time.Now()
-	if _, ok := lw.wait(0, time.Minute, msgIs("never")); ok || time.Since(start) > 30*time.Second {
+	if _, ok := lw.Wait(0, time.Minute, MsgIs("never")); ok || time.Since(start) > 30*time.Second {
 		t.Fatalf("wait at EOF: %v after %v", ok, time.Since(start))
 	}
-	<-lw.done
-	lines := lw.snapshot()
-	if len(lines) != 3 || lines[1].fields != nil || lines[1].raw != "panic: not JSON" {
+	<-lw.Done()
+	lines := lw.Snapshot()
+	if len(lines) != 3 || lines[1].Fields != nil || lines[1].Raw != "panic: not JSON" {
 		t.Fatalf("lines %+v", lines)
 	}
-	if l, ok := findAfter(lines, lines[1].at, msgIs("generation ready")); ok {
+	if l, ok := FindAfter(lines, lines[1].At, MsgIs("generation ready")); ok {
 		t.Fatalf("findAfter found %+v, which came before", l)
 	}
 	b, err := os.ReadFile(path)

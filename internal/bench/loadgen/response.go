@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -7,17 +7,19 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 )
 
-// response is what the load generator needs to know of one HTTP/1.x
+// Response is what the load generator needs to know of one HTTP/1.x
 // response: its status and whether the server ends the connection after it.
-type response struct {
-	status int
-	close  bool
+type Response struct {
+	Status int
+	Close  bool
 }
 
-// errMalformed wraps every reason readResponse cannot parse a response.
-var errMalformed = errors.New("malformed response")
+// ErrMalformed wraps every reason ReadResponse cannot parse a response.
+var ErrMalformed = errors.New("malformed response")
 
 const (
 	maxLineBytes  = 16 << 10 // a status, header, chunk-size or trailer line
@@ -25,48 +27,48 @@ const (
 	maxChunkBytes = 1 << 40
 )
 
-// readResponse reads one response from br and discards its body. 1xx
+// ReadResponse reads one response from br and discards its body. 1xx
 // interim responses (100 Continue, 103 Early Hints) are skipped; 101 is
 // malformed, since the load generator never asks to switch protocols.
 //
 // Errors: io.EOF when the connection ended before the first byte of the
 // response (the server closed a keep-alive connection the request was sent
-// on); io.ErrUnexpectedEOF when it ended part-way; errMalformed, wrapped,
+// on); io.ErrUnexpectedEOF when it ended part-way; ErrMalformed, wrapped,
 // for bytes that are not an HTTP/1.x response; otherwise the reader's own
 // error (a reset, a deadline).
-func readResponse(br *bufio.Reader) (response, error) {
+func ReadResponse(br *bufio.Reader) (Response, error) {
 	for first := true; ; first = false {
 		line, err := readLine(br)
 		if err != nil {
 			if err == io.EOF && !first {
 				err = io.ErrUnexpectedEOF
 			}
-			return response{}, err
+			return Response{}, err
 		}
 		resp, http10, err := parseStatusLine(line)
 		if err != nil {
-			return response{}, err
+			return Response{}, err
 		}
 		h, err := readHeader(br)
 		if err != nil {
-			return response{}, err
+			return Response{}, err
 		}
 		switch {
-		case resp.status == 101:
-			return response{}, fmt.Errorf("%w: 101 Switching Protocols", errMalformed)
-		case resp.status < 200:
+		case resp.Status == 101:
+			return Response{}, fmt.Errorf("%w: 101 Switching Protocols", ErrMalformed)
+		case resp.Status < 200:
 			continue
 		}
-		resp.close = h.close || (http10 && !h.keepAlive)
+		resp.Close = h.close || (http10 && !h.keepAlive)
 		switch {
-		case resp.status == 204 || resp.status == 304:
+		case resp.Status == 204 || resp.Status == 304:
 		case h.chunked:
 			err = discardChunked(br)
 		case h.length >= 0:
 			err = discardN(br, h.length)
 		default:
 			// Delimited by the end of the connection.
-			resp.close = true
+			resp.Close = true
 			_, err = io.Copy(io.Discard, br)
 		}
 		return resp, err
@@ -82,7 +84,7 @@ func readLine(br *bufio.Reader) (string, error) {
 		frag, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			if len(long)+len(frag) > maxLineBytes {
-				return "", fmt.Errorf("%w: line longer than %d bytes", errMalformed, maxLineBytes)
+				return "", fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, maxLineBytes)
 			}
 			long = append(long, frag...)
 			continue
@@ -94,7 +96,7 @@ func readLine(br *bufio.Reader) (string, error) {
 			return "", err
 		}
 		if len(long)+len(frag) > maxLineBytes {
-			return "", fmt.Errorf("%w: line longer than %d bytes", errMalformed, maxLineBytes)
+			return "", fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, maxLineBytes)
 		}
 		line := string(append(long, frag...))
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
@@ -103,9 +105,9 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 // parseStatusLine parses "HTTP/1.1 200 OK"; the reason may be empty.
-func parseStatusLine(line string) (resp response, http10 bool, err error) {
-	bad := func() (response, bool, error) {
-		return response{}, false, fmt.Errorf("%w: status line %q", errMalformed, clip(line, 80))
+func parseStatusLine(line string) (resp Response, http10 bool, err error) {
+	bad := func() (Response, bool, error) {
+		return Response{}, false, fmt.Errorf("%w: status line %q", ErrMalformed, benchkit.Clip(line, 80))
 	}
 	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[8] != ' ' ||
 		(len(line) > 12 && line[12] != ' ') {
@@ -124,8 +126,8 @@ func parseStatusLine(line string) (resp response, http10 bool, err error) {
 			return bad()
 		}
 	}
-	resp.status, _ = strconv.Atoi(code)
-	if resp.status < 100 {
+	resp.Status, _ = strconv.Atoi(code)
+	if resp.Status < 100 {
 		return bad()
 	}
 	return resp, http10, nil
@@ -154,18 +156,18 @@ func readHeader(br *bufio.Reader) (header, error) {
 			return h, nil
 		}
 		if n == maxHeaderRows {
-			return h, fmt.Errorf("%w: more than %d header fields", errMalformed, maxHeaderRows)
+			return h, fmt.Errorf("%w: more than %d header fields", ErrMalformed, maxHeaderRows)
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return h, fmt.Errorf("%w: header line %q", errMalformed, clip(line, 80))
+			return h, fmt.Errorf("%w: header line %q", ErrMalformed, benchkit.Clip(line, 80))
 		}
 		value = strings.TrimSpace(value)
 		switch {
 		case strings.EqualFold(name, "Content-Length"):
 			v, err := strconv.ParseInt(value, 10, 64)
 			if err != nil || v < 0 || (h.length >= 0 && v != h.length) {
-				return h, fmt.Errorf("%w: Content-Length %q", errMalformed, clip(value, 40))
+				return h, fmt.Errorf("%w: Content-Length %q", ErrMalformed, benchkit.Clip(value, 40))
 			}
 			h.length = v
 		case strings.EqualFold(name, "Transfer-Encoding"):
@@ -194,7 +196,7 @@ func discardChunked(br *bufio.Reader) error {
 		sizeText, _, _ := strings.Cut(line, ";")
 		size, err := strconv.ParseUint(strings.TrimSpace(sizeText), 16, 64)
 		if err != nil || size > maxChunkBytes {
-			return fmt.Errorf("%w: chunk size %q", errMalformed, clip(line, 40))
+			return fmt.Errorf("%w: chunk size %q", ErrMalformed, benchkit.Clip(line, 40))
 		}
 		if size == 0 {
 			_, err := readHeader(br) // the trailer
@@ -209,7 +211,7 @@ func discardChunked(br *bufio.Reader) error {
 		case err != nil:
 			return err
 		case line != "":
-			return fmt.Errorf("%w: chunk not followed by CRLF", errMalformed)
+			return fmt.Errorf("%w: chunk not followed by CRLF", ErrMalformed)
 		}
 	}
 }
@@ -221,11 +223,4 @@ func discardN(br *bufio.Reader, n int64) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/arbiter-dev/arbiter/arbiter/config"
+)
+
+// A chunked request, with or without a Content-Length beside it, is the
+// connection's last: what follows its body is never served as a request
+// (request smuggling, RFC 9112 §6.1). A plain request keeps the
+// connection.
+func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
+	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		io.WriteString(w, r.URL.Path)
+	}), "http", zerolog.Nop())
+	go s.Serve(l)
+	defer s.Close()
+
+	const next = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	for _, tt := range []struct {
+		name, head, body string
+		paths            []string // the paths served, in order
+	}{
+		{"plain", "Content-Length: 2\r\n", "ab", []string{"/first", "/smuggled"}},
+		{"chunked", "Transfer-Encoding: chunked\r\n", "2\r\nab\r\n0\r\n\r\n", []string{"/first"}},
+		{"chunked + length", "Content-Length: 12\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n", []string{"/first"}},
+		{"length + chunked", "Transfer-Encoding: chunked\r\nContent-Length: 99\r\n", "0\r\n\r\n", []string{"/first"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "POST /first HTTP/1.1\r\nHost: x\r\n"+tt.head+"\r\n"+tt.body+next)
+			c.(*net.TCPConn).CloseWrite()
+			br := bufio.NewReader(c)
+			var paths []string
+			for {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					break
+				}
+				b, _ := io.ReadAll(resp.Body)
+				paths = append(paths, string(b))
+			}
+			if strings.Join(paths, " ") != strings.Join(tt.paths, " ") {
+				t.Fatalf("served %q, want %q", paths, tt.paths)
+			}
+		})
+	}
+}
