@@ -85,7 +85,7 @@ func (a *arbiterProc) upgrade(timeout time.Duration) (int, string, error) {
 	took := time.Since(start)
 	a.masters = append(a.masters, line.PID)
 	a.Latest = line.PID
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		pid, err := a.Master()
 		if err == nil && pid == line.PID {
 			break
@@ -94,8 +94,12 @@ func (a *arbiterProc) upgrade(timeout time.Duration) (int, string, error) {
 			return old, "", fmt.Errorf("USR2: new master %d promoted, but the pidfile says %d (%v)", line.PID, pid, err)
 		}
 	}
-	if procfs.Alive(old) {
-		return old, "", fmt.Errorf("USR2: new master %d promoted, but the old master %d is still running", line.PID, old)
+	// The old master exits once it has seen the new one take over: give it
+	// time on a loaded machine.
+	for deadline := time.Now().Add(10 * time.Second); procfs.Alive(old); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return old, "", fmt.Errorf("USR2: new master %d promoted, but the old master %d is still running 10 s later", line.PID, old)
+		}
 	}
 	return old, fmt.Sprintf("master %d → %d in %v", old, line.PID, took.Round(time.Millisecond)), nil
 }

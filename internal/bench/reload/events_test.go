@@ -98,11 +98,11 @@ func TestSendEvents(t *testing.T) {
 		{"all in time", &fakeController{}, time.Minute, 7, 0, 1},
 		{"a slow upgrade is waited for", &fakeController{upgradeTime: 150 * time.Millisecond}, time.Minute, 7, 0, 1},
 		{"a failed upgrade is recorded", &fakeController{failUpgrade: true}, time.Minute, 7, 1, 0},
-		{"past the end", &fakeController{}, 200 * time.Millisecond, 3, 0, 0},
+		{"past the end", &fakeController{}, 1250 * time.Millisecond, 3, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			sent, unsent := sendEvents(context.Background(), tt.ctl, kinds, func() time.Duration { return time.Since(start) }, 50*time.Millisecond, 400*time.Millisecond, tt.end, time.Second)
+			sent, unsent := sendEvents(context.Background(), tt.ctl, kinds, func() time.Duration { return time.Since(start) }, 50*time.Millisecond, 2850*time.Millisecond, tt.end, time.Second)
 			if len(sent) != tt.wantSent || unsent != len(kinds)-tt.wantSent {
 				t.Fatalf("sent %d, unsent %d; want %d sent", len(sent), unsent, tt.wantSent)
 			}
