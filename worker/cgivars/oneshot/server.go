@@ -50,13 +50,16 @@ var ErrPeerGone = errors.New("peer closed the connection")
 // yet stay open: its request may be in flight. (A variable for tests.)
 var newConnGrace = 5 * time.Second
 
+// lingerTimeout bounds how long a connection reads and discards after its
+// response when the request was not read completely, so that closing it
+// does not reset the connection before the peer has read the response. (A
+// variable for tests.)
+var lingerTimeout = time.Second
+
 // Timings and sizes that are not configurable.
 const (
-	// lingerTimeout and lingerMaxBytes bound how long and how much a
-	// connection reads and discards after its response when the request
-	// was not read completely, so that closing it does not reset the
-	// connection before the peer has read the response.
-	lingerTimeout  = time.Second
+	// lingerMaxBytes bounds how much a connection reads and discards after
+	// its response when the request was not read completely (lingerTimeout).
 	lingerMaxBytes = 32 << 20
 	// errorWriteTimeout bounds writing a 400 or 500 response.
 	errorWriteTimeout = 5 * time.Second

@@ -211,6 +211,11 @@ func TestLingerKeepsResponse(t *testing.T) {
 	// The handler answers without reading a large body. Closing at once
 	// would reset the connection while the client still sends: its writes
 	// would fail and it could lose the response.
+	// The linger is long here: sending 8 MiB under -race on a loaded
+	// machine may take longer than the real one-second bound.
+	old := lingerTimeout
+	lingerTimeout = time.Minute
+	t.Cleanup(func() { lingerTimeout = old }) // after the server's own cleanup
 	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("early"))
 	}))
