@@ -171,7 +171,11 @@ func (c *conn) lingerClose() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	d := lingerTimeout
+	if c.srv.linger > 0 {
+		d = c.srv.linger
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(d))
 	io.CopyN(io.Discard, c.rwc, lingerMaxBytes)
 }
 

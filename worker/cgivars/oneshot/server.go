@@ -52,9 +52,8 @@ var newConnGrace = 5 * time.Second
 
 // lingerTimeout bounds how long a connection reads and discards after its
 // response when the request was not read completely, so that closing it
-// does not reset the connection before the peer has read the response. (A
-// variable for tests.)
-var lingerTimeout = time.Second
+// does not reset the connection before the peer has read the response.
+const lingerTimeout = time.Second
 
 // Timings and sizes that are not configurable.
 const (
@@ -95,6 +94,9 @@ type Server struct {
 	// end of the request head; 0 is no limit. When it passes, writes fail
 	// and the request context is cancelled.
 	WriteTimeout time.Duration
+
+	// linger overrides lingerTimeout in tests.
+	linger time.Duration
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}

@@ -213,12 +213,9 @@ func TestLingerKeepsResponse(t *testing.T) {
 	// would fail and it could lose the response.
 	// The linger is long here: sending 8 MiB under -race on a loaded
 	// machine may take longer than the real one-second bound.
-	old := lingerTimeout
-	lingerTimeout = time.Minute
-	t.Cleanup(func() { lingerTimeout = old }) // after the server's own cleanup
 	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("early"))
-	}))
+	}), func(s *Server) { s.linger = time.Minute })
 	const size = 8 << 20
 	for range 5 {
 		c := h.Dial()
