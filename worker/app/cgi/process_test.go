@@ -364,8 +364,10 @@ func TestNoFDLeak(t *testing.T) {
 
 	const lsfd = "import os\nprint('Content-Type: text/plain\\n')\nfor fd in range(1024):\n    try:\n        os.fstat(fd)\n        print(fd)\n    except OSError:\n        pass\n"
 	f := newFixture(t, Config{
-		Interpreters:   map[string]string{".py": "/usr/bin/python3"},
-		Timeout:        200 * time.Millisecond,
+		Interpreters: map[string]string{".py": "/usr/bin/python3"},
+		// Long enough for python3 to start under -race on a loaded
+		// machine (200 ms was not): only sleep.sh is meant to time out.
+		Timeout:        time.Second,
 		MaxScripts:     2,
 		MaxScriptsWait: time.Millisecond,
 	}, map[string]string{
