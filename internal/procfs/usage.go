@@ -156,3 +156,13 @@ func Stopped(pid int) bool {
 	}
 	return true
 }
+
+// LoadAverage returns the 1-minute load average (0 if unknown).
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
+	return f
+}
