@@ -101,10 +101,16 @@ address = "{{http}}"
 		os.Remove(filler)
 		freed := time.Now()
 		mainCounted := waitFor(ctx, 10*time.Second, func() bool { return fileHas(mainLog, `"log lines lost"`) })
-		accessCounted := waitFor(ctx, 10*time.Second, func() bool { return fileHas(accessLog, `"log lines lost"`) })
+		// A worker that lost access log lines says so in the access log
+		// once it can write again, or, if it retired first (the reloads),
+		// in the main log as it exits.
+		accessCounted := waitFor(ctx, 10*time.Second, func() bool {
+			return fileHas(accessLog, `"log lines lost"`) || fileHas(mainLog, "log file closed with lines lost")
+		})
 		r.figure("disk full", "%.1f MiB tmpfs filled with %d KiB; full for %v", float64(diskSize)/(1<<20), n>>10, freed.Sub(full).Round(100*time.Millisecond))
 		r.figure("requests answered while it was full", "%d", served)
-		r.figure("lines lost, as the logs say", "main log %s, access log %s", lostCount(mainLog), lostCount(accessLog))
+		r.figure("lines lost, as the logs say", "main log %s, access log %s; %d retired workers told theirs as they exited",
+			lostCount(mainLog), lostCount(accessLog), strings.Count(tailOf(mainLog, 1<<30), "log file closed with lines lost"))
 		r.check("reloads work on a full disk", reloaded, "%d reloads, the last from generation %d: %v", reloads, gen, reloaded)
 		r.check("the full disk is told on stderr when it starts", told, "%v", told)
 		r.check("once the disk frees, each log says how many lines it lost", mainCounted && accessCounted,
@@ -142,6 +148,9 @@ address = "{{http}}"
 	ok, fails, _ := l.Result(0)
 	r.figure("requests", "%d, %d failed", ok+int64(len(fails)), len(fails))
 	r.check("the server keeps serving: no request fails", len(fails) == 0 && procfs.Alive(mpid), "%d failed%s", len(fails), sampleFailures(fails))
+	if len(fails) > 0 {
+		r.note("the main log around the first failure: %s", linesNear(mainLog, l.Began().Add(fails[0].At), 300*time.Millisecond))
+	}
 	return r
 }
 
@@ -215,4 +224,22 @@ func tailOf(path string, n int) string {
 		return err.Error()
 	}
 	return string(b[max(0, len(b)-n):])
+}
+
+// linesNear returns the lines of the JSON log at path stamped within d of t.
+func linesNear(path string, t time.Time, d time.Duration) string {
+	b, _ := os.ReadFile(path)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		_, rest, ok := strings.Cut(line, `"time":"`)
+		if !ok {
+			continue
+		}
+		stamp, _, _ := strings.Cut(rest, `"`)
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err == nil && at.After(t.Add(-d)) && at.Before(t.Add(d)) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

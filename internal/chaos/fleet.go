@@ -35,6 +35,7 @@ type Scale struct {
 
 	Slowloris int           // slowloris: slow connections per protocol
 	WrkFor    time.Duration // slowloris: each wrk run
+	WrkRounds int           // slowloris: wrk runs with and without, alternating
 }
 
 // Full is the scale of `make chaos`, as issue 12 sets it.
@@ -44,7 +45,7 @@ var Full = Scale{
 	GracefulTimeout: 5 * time.Second, Scripts: 8,
 	Timeout: 5 * time.Second, HostileRounds: 20,
 	Respawns: 10000, SampleEvery: 1000,
-	Slowloris: 1000, WrkFor: 10 * time.Second,
+	Slowloris: 1000, WrkFor: 10 * time.Second, WrkRounds: 2,
 }
 
 // Short is the scale of the tests: seconds per scenario.
@@ -54,7 +55,7 @@ var Short = Scale{
 	GracefulTimeout: 2 * time.Second, Scripts: 2,
 	Timeout: 2 * time.Second, HostileRounds: 2,
 	Respawns: 200, SampleEvery: 50,
-	Slowloris: 50, WrkFor: 2 * time.Second,
+	Slowloris: 50, WrkFor: 2 * time.Second, WrkRounds: 1,
 }
 
 // fleet is an arbiter a scenario started, with its status server.

@@ -29,6 +29,7 @@ func killWorker(pid int, since func() time.Duration) (kill, error) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return k, fmt.Errorf("kill -STOP %d: %w", pid, err)
 	}
+	waitFor(context.Background(), time.Second, func() bool { return procfs.Stopped(pid) })
 	peers, err := procfs.TCPPeers(pid)
 	if kerr := syscall.Kill(pid, syscall.SIGKILL); kerr != nil {
 		return k, fmt.Errorf("kill -KILL %d: %w", pid, kerr)
@@ -44,19 +45,26 @@ func killWorker(pid int, since func() time.Duration) (kill, error) {
 
 // attribute sorts failures into those on a connection a killed worker held
 // (failed no earlier than the kill, and by the connection being cut) and the
-// rest.
+// rest. A client port can come back on a new connection after its
+// connection was cut, and be held by a later victim: a failure goes to the
+// latest kill before it that held its port.
 func attribute(fails []loadgen.Failure, kills []kill) (byKill []int, stray []loadgen.Failure) {
-	owner := map[string]int{}
+	owners := map[string][]int{} // port → kills that held it, in order
 	for i, k := range kills {
 		for _, p := range k.peers {
-			owner[p] = i
+			owners[p] = append(owners[p], i)
 		}
 	}
 	byKill = make([]int, len(kills))
 	for _, f := range fails {
-		i, ok := owner[f.Local]
-		if ok && f.At >= kills[i].at && (f.Kind == loadgen.FailReset || f.Kind == loadgen.FailEOF) {
-			byKill[i]++
+		owner := -1
+		for _, i := range owners[f.Local] {
+			if kills[i].at <= f.At {
+				owner = i
+			}
+		}
+		if owner >= 0 && (f.Kind == loadgen.FailReset || f.Kind == loadgen.FailEOF) {
+			byKill[owner]++
 			continue
 		}
 		stray = append(stray, f)
@@ -161,6 +169,16 @@ address = "{{http}}"
 	r.figure("fleet whole again after a kill", "%s median, %s max", ms(median(backs)), ms(backMax))
 	r.figure("kills that waited for the fleet", "%d", late)
 
+	if len(stray) > 0 {
+		f := stray[0]
+		for i := len(kills) - 1; i >= 0; i-- {
+			if kills[i].at <= f.At {
+				r.note("the first other failure came %s after the kill of %d (which held %d connections)",
+					ms(f.At-kills[i].at), kills[i].pid, len(kills[i].peers))
+				break
+			}
+		}
+	}
 	r.check("only requests on a killed worker's connections fail, by that connection being cut", len(stray) == 0,
 		"%d other failures%s", len(stray), sampleFailures(stray))
 	r.check("the fleet is whole again after each kill (within 15 s)", whole == len(kills) && len(kills) > 0,

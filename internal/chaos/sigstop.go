@@ -60,6 +60,7 @@ address = "{{http}}"
 		return r.fail(fmt.Errorf("kill -STOP %d: %w", pid, err))
 	}
 	victim := kill{pid: pid, at: stopped}
+	waitFor(ctx, time.Second, func() bool { return procfs.Stopped(pid) })
 	if peers, err := procfs.TCPPeers(pid); err == nil {
 		for _, p := range peers {
 			victim.peers = append(victim.peers, p.String())

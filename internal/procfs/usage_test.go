@@ -4,8 +4,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestUsage(t *testing.T) {
@@ -77,5 +80,29 @@ func TestParseHexAddr(t *testing.T) {
 	}
 	if _, err := parseTCPTable("  sl  local_address rem_address\n 0: 0100007F:1F90\n"); err == nil {
 		t.Error("a short row parsed")
+	}
+}
+
+func TestStopped(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	if Stopped(pid) {
+		t.Fatal("a running process is stopped")
+	}
+	syscall.Kill(pid, syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !Stopped(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGSTOP did not stop it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if Stopped(1 << 30) {
+		t.Fatal("a missing process is stopped")
 	}
 }

@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/bench/loadgen"
 	"github.com/arbiter-dev/arbiter/internal/nginxtest"
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 	"github.com/arbiter-dev/arbiter/worker/app/echo"
 )
 
@@ -414,7 +414,7 @@ func runScenario(ctx context.Context, o options, e *env, sc *scenario, log io.Wr
 	kinds := plan(r.counts)
 	r.from, r.to = window(o.duration)
 	fmt.Fprintf(log, "bench-reload: %s: %d connections for %v, %s\n", sc.name, o.conns, o.duration, r.counts)
-	r.loadBefore = loadAverage()
+	r.loadBefore = procfs.LoadAverage()
 	l := loadgen.Start(ctx, loadgen.Options{Addr: t.addr(), Request: loadgen.Request(o.method, "/bench-reload", "arbiter-bench-reload"),
 		Conns: o.conns, Timeout: o.timeout, Duration: o.duration})
 	r.events, r.unsent = sendEvents(ctx, t, kinds, l.Since, r.from, r.to, o.duration-500*time.Millisecond, 40*time.Second)
@@ -423,7 +423,7 @@ func runScenario(ctx context.Context, o options, e *env, sc *scenario, log io.Wr
 	case <-time.After(time.Until(l.Began().Add(o.duration))):
 	}
 	l.Stop()
-	r.loadAfter = loadAverage()
+	r.loadAfter = procfs.LoadAverage()
 	r.ok, r.fails, r.buckets = l.Result(int(o.duration / loadgen.Bucket))
 	r.dials, r.closes = l.Dials(), l.Closes()
 	t.completions(r.events, l.Began())
@@ -459,14 +459,4 @@ func writeSeries(path string, r *result) error {
 		fmt.Fprintf(&b, "%d,%d,%d,%s\n", i*int(loadgen.Bucket/time.Millisecond), n, fails[i], strings.Join(evs[i], " "))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// loadAverage returns the 1-minute load average (0 if unknown).
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
-	return f
 }

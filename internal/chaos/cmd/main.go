@@ -25,6 +25,7 @@ import (
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
 	"github.com/arbiter-dev/arbiter/internal/chaos"
+	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
 func main() {
@@ -80,7 +81,8 @@ func run(ctx context.Context, scs []chaos.Scenario, bin string, short, keep bool
 	if short {
 		scale, scaleName = chaos.Short, "short"
 	}
-	fmt.Printf("chaos: %d CPUs, %s scale, arbiter %s, started %s\n\n", runtime.NumCPU(), scaleName, bin, time.Now().Format(time.RFC3339))
+	fmt.Printf("chaos: %d CPUs, %s scale, arbiter %s, started %s, load average %.2f\n\n",
+		runtime.NumCPU(), scaleName, bin, time.Now().Format(time.RFC3339), procfs.LoadAverage())
 	status := 0
 	var failed []string
 	for _, sc := range scs {
@@ -90,6 +92,7 @@ func run(ctx context.Context, scs []chaos.Scenario, bin string, short, keep bool
 		fmt.Fprintf(os.Stderr, "chaos: running %s\n", sc.Name)
 		r := sc.Run(ctx, e, scale)
 		r.Print(os.Stdout)
+		fmt.Printf("   (load average after it: %.2f)\n", procfs.LoadAverage())
 		fmt.Println()
 		if !r.Pass(true) {
 			status = 1
