@@ -115,6 +115,7 @@ address = "{{http}}"
 	// respawns. threadSlack steps are allowed over the whole soak.
 	r.check(fmt.Sprintf("its threads do not grow (by more than %d, the runtime's own steps)", threadSlack), last.threads <= base.threads+threadSlack,
 		"%d → %d", base.threads, last.threads)
+	r.check("its goroutines do not grow", last.goroutines <= base.goroutines, "%d → %d", base.goroutines, last.goroutines)
 	r.check(fmt.Sprintf("its RSS does not grow (by more than %d MiB)", rssSlack>>20), last.rss <= base.rss+rssSlack,
 		"%.1f → %.1f MiB", mib(base.rss), mib(last.rss))
 	r.check("it has no zombie children at any sample", maxZombies == 0, "at most %d", maxZombies)
