@@ -47,6 +47,26 @@ var Scenarios = []Scenario{
 	{"disk", "full disk, deleted log files, a vanished pidfile directory", Disk},
 }
 
+// Execute runs the scenario and times it.
+func (sc Scenario) Execute(ctx context.Context, e *Env, s Scale) *Result {
+	began := time.Now()
+	r := sc.Run(ctx, e, s)
+	r.Elapsed = time.Since(began)
+	return r
+}
+
+// writeScript writes an executable script into dir/cgi, making the
+// directory.
+func writeScript(dir, name, text string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "cgi"), 0o755); err != nil {
+		return fmt.Errorf("cgi directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cgi", name), []byte(text), 0o755); err != nil {
+		return fmt.Errorf("cgi script: %w", err)
+	}
+	return nil
+}
+
 // Result is what a scenario measured and whether its checks held.
 type Result struct {
 	Name, Title string

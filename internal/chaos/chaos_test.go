@@ -73,7 +73,7 @@ func run(t *testing.T, name string) *Result {
 	e := env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r := sc.Run(ctx, e, Short)
+	r := sc.Execute(ctx, e, Short)
 	var b strings.Builder
 	r.Print(&b)
 	t.Log("\n" + b.String())

@@ -33,8 +33,6 @@ const diskSize = 64 << 20
 // and its rewriting. Mounting needs root; without it (1) is skipped.
 func Disk(ctx context.Context, e *Env, s Scale) *Result {
 	r := newResult("disk", "full disk for the logs, log files deleted, the pidfile's directory removed, under load")
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	dir, err := e.scratch(r.Name)
 	if err != nil {
 		return r.fail(err)

@@ -54,7 +54,7 @@ var Short = Scale{
 	KillEvery: 500 * time.Millisecond, KillFor: 3 * time.Second, KillWorkers: 2,
 	GracefulTimeout: 2 * time.Second, Scripts: 2,
 	Timeout: 2 * time.Second, HostileRounds: 2,
-	Respawns: 200, SampleEvery: 50,
+	Respawns: 150, SampleEvery: 50,
 	Slowloris: 50, WrkFor: 2 * time.Second, WrkRounds: 1,
 }
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,14 +23,9 @@ printf 'Content-Type: text/plain\r\n\r\n'
 exec cat
 `
 
-// hostileConfig is one worker with a listener per protocol: a crash shows
-// as a new worker, a leak in its counts.
-const hostileConfig = `workers = 1
-timeout = "4s"
-keepalive = "1s"
-read_header_timeout = "1s"
-read_timeout = "1s"
-
+// fourListeners is a listener for each protocol, at {{http}}, {{fastcgi}},
+// {{scgi}} and {{uwsgi}}.
+const fourListeners = `
 [[listen]]
 address = "{{http}}"
 protocol = "http"
@@ -48,7 +41,17 @@ protocol = "scgi"
 [[listen]]
 address = "{{uwsgi}}"
 protocol = "uwsgi"
+`
 
+// hostileConfig is one worker with a listener per protocol: a crash shows
+// as a new worker, a leak in its counts.
+const hostileConfig = `workers = 1
+timeout = "4s"
+keepalive = "1s"
+read_header_timeout = "1s"
+read_timeout = "1s"
+
+` + fourListeners + `
 [app]
 type = "echo"
 
@@ -188,16 +191,11 @@ func countWorker(s *master.Snapshot) (workerCounts, error) {
 func Hostile(ctx context.Context, e *Env, s Scale) *Result {
 	cases := hostileCases()
 	r := newResult("hostile", fmt.Sprintf("hostile input: %d cases over HTTP, FastCGI, SCGI and uwsgi, %d rounds", len(cases), s.HostileRounds))
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	dir, err := e.scratch(r.Name)
 	if err != nil {
 		return r.fail(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "cgi"), 0o755); err != nil {
-		return r.fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cgi", "cat.sh"), []byte(catScript), 0o755); err != nil {
+	if err := writeScript(dir, "cat.sh", catScript); err != nil {
 		return r.fail(err)
 	}
 	f, err := startFleet(e, dir, hostileConfig, "http", "fastcgi", "scgi", "uwsgi")

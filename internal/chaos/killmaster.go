@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -35,16 +34,11 @@ echo never
 // the orphans come to it instead of init: it sees each exit and reaps it.
 func KillMaster(ctx context.Context, e *Env, s Scale) *Result {
 	r := newResult("kill-master", fmt.Sprintf("kill -9 of the master with %d CGI scripts in flight (graceful_timeout %v)", s.Scripts, s.GracefulTimeout))
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	dir, err := e.scratch(r.Name)
 	if err != nil {
 		return r.fail(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "cgi"), 0o755); err != nil {
-		return r.fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cgi", "slow.sh"), []byte(slowScript), 0o755); err != nil {
+	if err := writeScript(dir, "slow.sh", slowScript); err != nil {
 		return r.fail(err)
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

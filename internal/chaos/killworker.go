@@ -79,8 +79,6 @@ func attribute(fails []loadgen.Failure, kills []kill) (byKill []int, stray []loa
 // time, that kill waits.
 func KillWorkers(ctx context.Context, e *Env, s Scale) *Result {
 	r := newResult("kill-worker", fmt.Sprintf("kill -9 of a random worker (of %d) every %v for %v under keep-alive load", s.KillWorkers, s.KillEvery, s.KillFor))
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	dir, err := e.scratch(r.Name)
 	if err != nil {
 		return r.fail(err)

@@ -21,8 +21,6 @@ import (
 func StopWorker(ctx context.Context, e *Env, s Scale) *Result {
 	bound := s.Timeout + time.Second
 	r := newResult("sigstop", fmt.Sprintf("SIGSTOP of a worker (of 2) under keep-alive load, timeout %v", s.Timeout))
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	dir, err := e.scratch(r.Name)
 	if err != nil {
 		return r.fail(err)

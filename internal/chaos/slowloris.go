@@ -116,24 +116,7 @@ func (s *slowloris) stop() {
 }
 
 // slowConfig: two workers, a listener per protocol.
-const slowConfig = `workers = 2
-
-[[listen]]
-address = "{{http}}"
-protocol = "http"
-
-[[listen]]
-address = "{{fastcgi}}"
-protocol = "fastcgi"
-
-[[listen]]
-address = "{{scgi}}"
-protocol = "scgi"
-
-[[listen]]
-address = "{{uwsgi}}"
-protocol = "uwsgi"
-`
+const slowConfig = "workers = 2\n" + fourListeners
 
 // slowTarget is the throughput a slowloris run must keep: 80 % of the
 // run without it.
@@ -147,8 +130,6 @@ const slowTarget = 0.8
 // the target: throughput ≥ 80 % of the run without them.
 func Slowloris(ctx context.Context, e *Env, s Scale) *Result {
 	r := newResult("slowloris", fmt.Sprintf("%d slowloris connections on each protocol while wrk measures normal traffic (%d × %v runs with and without)", s.Slowloris, max(1, s.WrkRounds), s.WrkFor))
-	began := time.Now()
-	defer func() { r.Elapsed = time.Since(began) }()
 	if e.Wrk == "" {
 		return r.fail(errors.New("wrk is not installed (apt-get install -y wrk)"))
 	}

@@ -90,7 +90,7 @@ func run(ctx context.Context, scs []chaos.Scenario, bin string, short, keep bool
 			break
 		}
 		fmt.Fprintf(os.Stderr, "chaos: running %s\n", sc.Name)
-		r := sc.Run(ctx, e, scale)
+		r := sc.Execute(ctx, e, scale)
 		r.Print(os.Stdout)
 		fmt.Printf("   (load average after it: %.2f)\n", procfs.LoadAverage())
 		fmt.Println()
