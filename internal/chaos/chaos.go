@@ -55,6 +55,17 @@ func (sc Scenario) Execute(ctx context.Context, e *Env, s Scale) *Result {
 	return r
 }
 
+// echoWithCGI is the app of the scenarios that run scripts: the echo app,
+// and the CGI scripts in cgi/ under /cgi.
+const echoWithCGI = `[app]
+type = "echo"
+
+[[mount]]
+path = "/cgi"
+type = "cgi"
+root = "cgi"
+`
+
 // writeScript writes an executable script into dir/cgi, making the
 // directory.
 func writeScript(dir, name, text string) error {

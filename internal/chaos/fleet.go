@@ -55,7 +55,7 @@ var Short = Scale{
 	GracefulTimeout: 2 * time.Second, Scripts: 2,
 	Timeout: 2 * time.Second, HostileRounds: 2,
 	Respawns: 150, SampleEvery: 50,
-	Slowloris: 50, WrkFor: 2 * time.Second, WrkRounds: 1,
+	Slowloris: 50, WrkFor: time.Second, WrkRounds: 1,
 }
 
 // fleet is an arbiter a scenario started, with its status server.

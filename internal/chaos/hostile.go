@@ -51,15 +51,7 @@ keepalive = "1s"
 read_header_timeout = "1s"
 read_timeout = "1s"
 
-` + fourListeners + `
-[app]
-type = "echo"
-
-[[mount]]
-path = "/cgi"
-type = "cgi"
-root = "cgi"
-`
+` + fourListeners + "\n" + echoWithCGI
 
 // answerWait bounds how long a case waits for the server to close: its
 // read timeouts (1 s) and keepalive (1 s) with a wide margin.

@@ -52,14 +52,7 @@ graceful_timeout = %q
 [[listen]]
 address = "{{http}}"
 
-[app]
-type = "echo"
-
-[[mount]]
-path = "/cgi"
-type = "cgi"
-root = "cgi"
-`, s.GracefulTimeout), "http")
+`+echoWithCGI, s.GracefulTimeout), "http")
 	if err != nil {
 		return r.fail(err)
 	}
