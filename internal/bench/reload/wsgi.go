@@ -214,3 +214,10 @@ func (w *wsgiTarget) notes(t0 time.Time) []string {
 		len(w.samples), w.probeErr, w.version, last))
 	return out
 }
+
+// stop ends the probe (if completions has not) and then arbiter.
+func (w *wsgiTarget) stop() error {
+	w.cancel()
+	<-w.probed
+	return w.arbiterTarget.stop()
+}
