@@ -31,9 +31,14 @@ const (
 	KindReady Kind = 1
 	// KindHeartbeat: the worker is alive; Stats says how it is doing.
 	KindHeartbeat Kind = 2
-	// KindRecycle: the worker reached max_requests and asks to be replaced.
-	// It keeps serving until the master tells it to stop.
+	// KindRecycle: the worker asks to be replaced (Message.Reason says
+	// why). It keeps serving until the master tells it to stop.
 	KindRecycle Kind = 3
+)
+
+// Reasons a worker gives in a KindRecycle message.
+const (
+	RecycleMaxRequests = "max_requests" // it served its max_requests
 )
 
 // Master → worker.
@@ -90,6 +95,9 @@ type Message struct {
 	Kind     Kind  `json:"-"`
 	Stats    Stats `json:"stats,omitzero"`
 	Graceful bool  `json:"graceful,omitempty"` // KindStop
+	// Reason is why a worker asks to be replaced (KindRecycle):
+	// "max_requests" when empty, for frames from older workers.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrVersion is returned for a frame written by an incompatible build.

@@ -112,7 +112,7 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 		}
 	}
 	tr := newTracker(boot.MaxRequests, func() {
-		if err := status.Send(ipc.Message{Kind: ipc.KindRecycle}); err != nil {
+		if err := status.Send(ipc.Message{Kind: ipc.KindRecycle, Reason: ipc.RecycleMaxRequests}); err != nil {
 			requestStop(stopRequest{graceful: true, why: "status pipe closed"})
 		}
 	})

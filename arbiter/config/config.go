@@ -49,10 +49,15 @@ type Config struct {
 	Pidfile           string        `json:"pidfile"`
 	MaxRequests       int           `json:"max_requests"`
 	MaxRequestsJitter int           `json:"max_requests_jitter"`
-	MaxBootFailures   int           `json:"max_boot_failures"`
-	ReloadStrategy    string        `json:"reload_strategy"` // generation | rolling
-	ReloadBatch       int           `json:"reload_batch"`    // rolling: workers replaced at a time
-	UpgradeTimeout    time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
+	// Recycling by age and memory (the master's side; max_requests is the
+	// worker's): 0 = never.
+	MaxWorkerLifetime       time.Duration `json:"max_worker_lifetime"`
+	MaxWorkerLifetimeJitter time.Duration `json:"max_worker_lifetime_jitter"`
+	MaxWorkerMemory         int64         `json:"max_worker_memory"` // RSS, bytes
+	MaxBootFailures         int           `json:"max_boot_failures"`
+	ReloadStrategy          string        `json:"reload_strategy"` // generation | rolling
+	ReloadBatch             int           `json:"reload_batch"`    // rolling: workers replaced at a time
+	UpgradeTimeout          time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
 
 	Backlog           int           `json:"backlog"`
 	Keepalive         time.Duration `json:"keepalive"`
