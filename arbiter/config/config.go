@@ -61,6 +61,14 @@ type Config struct {
 	ReadTimeout       time.Duration `json:"read_timeout"`
 	WriteTimeout      time.Duration `json:"write_timeout"`
 
+	// RequestTimeout is the default of every app's request_timeout (and,
+	// for cgi, of script_timeout) when the file sets it; 0 = none.
+	// SlowRequestLog logs a request still running after it, once, with
+	// its stack; 0 = off (docs/operations.md).
+	RequestTimeout    time.Duration `json:"request_timeout"`
+	SlowRequestLog    time.Duration `json:"slow_request_log"`
+	requestTimeoutSet bool          // the file set request_timeout
+
 	LimitRequestLine      int `json:"limit_request_line"`
 	LimitRequestFields    int `json:"limit_request_fields"`
 	LimitRequestFieldSize int `json:"limit_request_field_size"`
@@ -123,8 +131,11 @@ type App struct {
 	PassEnv           []string          `json:"pass_env"`           // worker environment variables scripts get
 	PassAuthorization bool              `json:"pass_authorization"` // pass HTTP_AUTHORIZATION to scripts
 	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
+	scriptTimeoutSet  bool              // the file set script_timeout
 	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
 	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
+
+	// every type but cgi: RequestTimeout, below with the wsgi keys.
 
 	// wsgi only (docs/wsgi.md). Workdir is also the app processes' working
 	// directory.
@@ -136,7 +147,8 @@ type App struct {
 	Processes         int               `json:"processes"`           // app processes per worker
 	Threads           int               `json:"threads"`             // requests at a time per app process
 	Preload           bool              `json:"preload"`             // import once, fork the processes from it
-	RequestTimeout    time.Duration     `json:"request_timeout"`     // a request's time in the app (504); 0 = none
+	RequestTimeout    time.Duration     `json:"request_timeout"`     // a request's time in the app (504); 0 = none; any type but cgi
+	requestTimeoutSet bool              // the file set request_timeout
 	MaxRequests       int               `json:"max_requests"`        // recycle an app process after this many requests; 0 = never
 	MaxRequestsJitter int               `json:"max_requests_jitter"` // plus up to this many
 	MaxMemory         int64             `json:"max_memory"`          // recycle an app process over this RSS (bytes); 0 = never
