@@ -31,7 +31,8 @@ const (
 	KindReady Kind = 1
 	// KindHeartbeat: the worker is alive; Stats says how it is doing.
 	KindHeartbeat Kind = 2
-	// KindRecycle: the worker reached max_requests and asks to be replaced.
+	// KindRecycle: the worker asks to be replaced: it reached max_requests
+	// (Reason ""), or Reason says why (a handler that cannot be stopped).
 	// It keeps serving until the master tells it to stop.
 	KindRecycle Kind = 3
 )
@@ -90,6 +91,8 @@ type Message struct {
 	Kind     Kind  `json:"-"`
 	Stats    Stats `json:"stats,omitzero"`
 	Graceful bool  `json:"graceful,omitempty"` // KindStop
+	// Reason is why a KindRecycle is sent; "" = max_requests.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrVersion is returned for a frame written by an incompatible build.

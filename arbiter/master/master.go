@@ -343,11 +343,14 @@ func (m *Master) onEvent(ev event) {
 	case ipc.KindHeartbeat:
 		p.stats = ev.msg.Stats
 	case ipc.KindRecycle:
-		if !p.recycle {
-			p.recycle = true
+		if !p.recycle && ev.msg.Reason != "" {
+			m.log.Warn().Int("worker", p.id).Int("worker_pid", p.pid).Str("reason", ev.msg.Reason).
+				Msg("worker asked to be replaced; starting its replacement")
+		} else if !p.recycle {
 			m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
 				Msg("worker reached max_requests; starting its replacement")
 		}
+		p.recycle = true
 	}
 }
 
