@@ -68,6 +68,9 @@ type Stats struct {
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
 	Goroutines     int           `json:"goroutines"`       // runtime.NumGoroutine at the heartbeat
+	// Durations is the histogram of how long the requests served since
+	// boot took; nil from a worker that keeps none.
+	Durations *Histogram `json:"durations,omitempty"`
 	// Apps are the worker's app processes (WSGI), when it has any: as many
 	// as fit in a frame, in the order given.
 	Apps []AppProcess `json:"apps,omitempty"`

@@ -21,19 +21,23 @@ import (
 // Snapshot is the fleet as the status server shows it. The loop publishes a
 // fresh one after every event; the server only reads.
 type Snapshot struct {
-	PID           int            `json:"pid"`
-	Generation    int            `json:"generation"`
-	Desired       int            `json:"workers_desired"`
-	State         string         `json:"state"` // running, stopping
-	Ready         bool           `json:"ready"` // running, with a ready worker
-	Upgrading     int            `json:"upgrading,omitempty"`
-	RequestsTotal uint64         `json:"requests_total"`
-	InFlight      int            `json:"in_flight"`
-	Spawned       int            `json:"workers_spawned_total"`
-	BootFailures  int            `json:"boot_failures_total"`
-	Goroutines    int            `json:"goroutines"` // the master's own
-	Workers       []WorkerStatus `json:"workers"`
-	At            time.Time      `json:"at"`
+	PID           int    `json:"pid"`
+	Generation    int    `json:"generation"`
+	Desired       int    `json:"workers_desired"`
+	State         string `json:"state"` // running, stopping
+	Ready         bool   `json:"ready"` // running, with a ready worker
+	Upgrading     int    `json:"upgrading,omitempty"`
+	RequestsTotal uint64 `json:"requests_total"`
+	InFlight      int    `json:"in_flight"`
+	Spawned       int    `json:"workers_spawned_total"`
+	BootFailures  int    `json:"boot_failures_total"`
+	Goroutines    int    `json:"goroutines"` // the master's own
+	// Durations is the request-duration histogram of every worker the
+	// master started, those that exited included (as of their last
+	// heartbeat), so that it never goes down.
+	Durations ipc.Histogram  `json:"request_durations"`
+	Workers   []WorkerStatus `json:"workers"`
+	At        time.Time      `json:"at"`
 }
 
 // WorkerStatus is one worker in a Snapshot.
@@ -61,6 +65,7 @@ func (m *Master) publish() {
 	s := &Snapshot{PID: os.Getpid(), Generation: m.gen, Desired: m.desired, State: "running",
 		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal,
 		Goroutines: runtime.NumGoroutine(), At: now}
+	s.Durations.Add(&m.durationsDone)
 	if m.state != running {
 		s.State = "stopping"
 	}
@@ -79,6 +84,7 @@ func (m *Master) publish() {
 			s.Ready = s.State == "running"
 		}
 		s.RequestsTotal += p.stats.Requests
+		s.Durations.Add(p.stats.Durations)
 		s.InFlight += p.stats.InFlight
 		s.Workers = append(s.Workers, w)
 	}
@@ -203,6 +209,7 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
 	}
+	writeRequestMetrics(w, s)
 	writeAppMetrics(w, s)
 }
 
