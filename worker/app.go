@@ -59,6 +59,7 @@ func buildOne(cfg *config.Config, a config.App, mount string, gl *goApp, log zer
 			PassEnv:           a.PassEnv,
 			PassAuthorization: a.PassAuthorization,
 			Timeout:           a.ScriptTimeout,
+			SlowLog:           cfg.SlowRequestLog,
 			MaxScripts:        a.MaxScripts,
 			MaxScriptsWait:    a.MaxScriptsWait,
 			Log:               log.With().Str("app", "cgi").Logger(),
