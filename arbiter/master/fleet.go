@@ -70,6 +70,9 @@ func (m *Master) manage() {
 		why := "replaced by a newer generation"
 		if p.recycle {
 			why = "max_requests reached; replacement ready"
+			if p.recycleWhy != "" {
+				why = p.recycleWhy + "; replacement ready"
+			}
 		}
 		m.retire(p, why)
 		draining++

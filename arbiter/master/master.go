@@ -142,6 +142,7 @@ type proc struct {
 	lastSeen     time.Time
 	stats        ipc.Stats
 	recycle      bool      // asked to be replaced (max_requests)
+	recycleWhy   string    // the worker's reason, when not max_requests
 	retiring     bool      // told to stop
 	stopBy       time.Time // SIGKILL after this, when retiring
 	abortedAt    time.Time // SIGABRT sent
@@ -344,14 +345,18 @@ func (m *Master) onEvent(ev event) {
 	case ipc.KindHeartbeat:
 		p.stats = ev.msg.Stats
 	case ipc.KindRecycle:
-		if !p.recycle && ev.msg.Reason != "" {
+		switch {
+		case p.recycle:
+		case ev.msg.Reason != "": // a handler it cannot stop (request_timeout)
 			m.log.Warn().Int("worker", p.id).Int("worker_pid", p.pid).Str("reason", ev.msg.Reason).
 				Msg("worker asked to be replaced; starting its replacement")
-		} else if !p.recycle {
+		default:
 			m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
 				Msg("worker reached max_requests; starting its replacement")
 		}
-		p.recycle = true
+		if !p.recycle {
+			p.recycle, p.recycleWhy = true, ev.msg.Reason
+		}
 	}
 }
 

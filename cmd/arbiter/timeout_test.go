@@ -125,7 +125,7 @@ request_timeout = "0s"
 		return e.Msg() == "worker ready" && e.Int("worker_pid") != old
 	})
 	_, retiring := f.srv.WaitEvent(asked, 30*time.Second, "the old worker retiring", func(e proctest.Event) bool {
-		return e.Msg() == "retiring worker" && e.Int("worker_pid") == old
+		return e.Msg() == "retiring worker" && e.Int("worker_pid") == old && strings.HasPrefix(e.Str("why"), "request_timeout")
 	})
 	if retiring < ready {
 		t.Errorf("the old worker retired (event %d) before its replacement was ready (event %d)", retiring, ready)
