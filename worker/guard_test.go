@@ -166,3 +166,21 @@ func TestGuardPanic(t *testing.T) {
 	}()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 }
+
+// BenchmarkGuard is the guard's cost per request against the bare
+// handler: go test -run - -bench Guard ./worker/
+func BenchmarkGuard(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for _, bc := range []struct {
+		name          string
+		timeout, slow time.Duration
+	}{{"bare", 0, 0}, {"slow_request_log", 0, time.Minute}, {"request_timeout", time.Minute, 0}} {
+		h := newGuard(bare, bc.timeout, bc.slow, zerolog.Nop(), func(string) {})
+		r := httptest.NewRequest("GET", "/", nil)
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+}
