@@ -38,7 +38,8 @@ const (
 
 // Reasons a worker gives in a KindRecycle message.
 const (
-	RecycleMaxRequests = "max_requests" // it served its max_requests
+	RecycleMaxRequests    = "max_requests"    // it served its max_requests
+	RecycleRequestTimeout = "request_timeout" // a handler did not return after its request_timeout
 )
 
 // Master → worker.
@@ -72,6 +73,9 @@ type Stats struct {
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
 	Goroutines     int           `json:"goroutines"`       // runtime.NumGoroutine at the heartbeat
+	// Durations is the histogram of how long the requests served since
+	// boot took; nil from a worker that keeps none.
+	Durations *Histogram `json:"durations,omitempty"`
 	// Apps are the worker's app processes (WSGI), when it has any: as many
 	// as fit in a frame, in the order given.
 	Apps []AppProcess `json:"apps,omitempty"`

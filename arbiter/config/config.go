@@ -66,6 +66,14 @@ type Config struct {
 	ReadTimeout       time.Duration `json:"read_timeout"`
 	WriteTimeout      time.Duration `json:"write_timeout"`
 
+	// RequestTimeout is the default of every app's request_timeout (and,
+	// for cgi, of script_timeout) when the file sets it; 0 = none.
+	// SlowRequestLog logs a request still running after it, once, with
+	// its stack; 0 = off (docs/operations.md).
+	RequestTimeout    time.Duration `json:"request_timeout"`
+	SlowRequestLog    time.Duration `json:"slow_request_log"`
+	requestTimeoutSet bool          // the file set request_timeout
+
 	LimitRequestLine      int `json:"limit_request_line"`
 	LimitRequestFields    int `json:"limit_request_fields"`
 	LimitRequestFieldSize int `json:"limit_request_field_size"`
@@ -128,20 +136,24 @@ type App struct {
 	PassEnv           []string          `json:"pass_env"`           // worker environment variables scripts get
 	PassAuthorization bool              `json:"pass_authorization"` // pass HTTP_AUTHORIZATION to scripts
 	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
-	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
-	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
+	scriptTimeoutSet  bool              // the file set script_timeout
+	MaxScripts        int               `json:"max_scripts"`      // concurrent scripts per worker
+	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"` // how long a request waits for a slot (then 503)
+
+	// every type but cgi: RequestTimeout, below with the wsgi keys.
 
 	// wsgi only (docs/wsgi.md). Workdir is also the app processes' working
 	// directory.
-	Module            string            `json:"module"`              // gunicorn's APP_MODULE: "pkg.module:callable"
-	Python            string            `json:"python"`              // the interpreter; absolute once validated
-	Virtualenv        string            `json:"virtualenv"`          // a virtualenv whose bin/python is the default interpreter
-	PythonPath        []string          `json:"pythonpath"`          // directories put first in sys.path
-	Env               map[string]string `json:"env"`                 // [app.env]: set in the app processes' environment
-	Processes         int               `json:"processes"`           // app processes per worker
-	Threads           int               `json:"threads"`             // requests at a time per app process
-	Preload           bool              `json:"preload"`             // import once, fork the processes from it
-	RequestTimeout    time.Duration     `json:"request_timeout"`     // a request's time in the app (504); 0 = none
+	Module            string            `json:"module"`          // gunicorn's APP_MODULE: "pkg.module:callable"
+	Python            string            `json:"python"`          // the interpreter; absolute once validated
+	Virtualenv        string            `json:"virtualenv"`      // a virtualenv whose bin/python is the default interpreter
+	PythonPath        []string          `json:"pythonpath"`      // directories put first in sys.path
+	Env               map[string]string `json:"env"`             // [app.env]: set in the app processes' environment
+	Processes         int               `json:"processes"`       // app processes per worker
+	Threads           int               `json:"threads"`         // requests at a time per app process
+	Preload           bool              `json:"preload"`         // import once, fork the processes from it
+	RequestTimeout    time.Duration     `json:"request_timeout"` // a request's time in the app (504); 0 = none; any type but cgi
+	requestTimeoutSet bool              // the file set request_timeout
 	MaxRequests       int               `json:"max_requests"`        // recycle an app process after this many requests; 0 = never
 	MaxRequestsJitter int               `json:"max_requests_jitter"` // plus up to this many
 	MaxMemory         int64             `json:"max_memory"`          // recycle an app process over this RSS (bytes); 0 = never

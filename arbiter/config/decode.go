@@ -52,6 +52,8 @@ func rootSchema(c *Config) schema {
 		"read_header_timeout":        durationKey(&c.ReadHeaderTimeout),
 		"read_timeout":               durationKey(&c.ReadTimeout),
 		"write_timeout":              durationKey(&c.WriteTimeout),
+		"request_timeout":            flagSet(durationKey(&c.RequestTimeout), &c.requestTimeoutSet),
+		"slow_request_log":           durationKey(&c.SlowRequestLog),
 		"limit_request_line":         intKey(&c.LimitRequestLine),
 		"limit_request_fields":       intKey(&c.LimitRequestFields),
 		"limit_request_field_size":   intKey(&c.LimitRequestFieldSize),
@@ -97,7 +99,8 @@ func appSchema(a *App) schema {
 		"workdir":            stringKey(&a.Workdir),
 		"pass_env":           stringsKey(&a.PassEnv),
 		"pass_authorization": boolKey(&a.PassAuthorization),
-		"script_timeout":     durationKey(&a.ScriptTimeout),
+		"script_timeout":     flagSet(durationKey(&a.ScriptTimeout), &a.scriptTimeoutSet),
+		"request_timeout":    flagSet(durationKey(&a.RequestTimeout), &a.requestTimeoutSet),
 		"max_scripts":        intKey(&a.MaxScripts),
 		"max_scripts_wait":   durationKey(&a.MaxScriptsWait),
 	}

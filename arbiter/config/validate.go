@@ -48,6 +48,8 @@ type reporter interface {
 func validate(c *Config, r reporter) {
 	intRange(r, "workers", c.Workers, 1, maxWorkers)
 	nonNegative(r, "timeout", c.Timeout)
+	nonNegative(r, "request_timeout", c.RequestTimeout)
+	nonNegative(r, "slow_request_log", c.SlowRequestLog)
 	positive(r, "graceful_timeout", c.GracefulTimeout)
 	absPath(r, "pidfile", c.Pidfile)
 	intRange(r, "max_requests", c.MaxRequests, 0, math.MaxInt)
@@ -137,6 +139,7 @@ func validateApp(a *App, key string, r reporter) {
 	}
 	validateCGI(a, key, r)
 	validateWSGI(a, key, r)
+	validateTimeouts(a, key, r)
 }
 
 // checkAddress reports why addr is not a listen address arbiter accepts:

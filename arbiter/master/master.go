@@ -119,6 +119,7 @@ type Master struct {
 
 	cred              *syscall.Credential // workers' user and group; nil = the master's
 	requestsDone      uint64              // requests served by workers that have exited
+	durationsDone     ipc.Histogram       // their request durations, as of their last heartbeat
 	bootFailuresTotal int
 	retired           map[string]uint64 // retirements by reason (retire*)
 	memChecked        time.Time         // checkRecycling's last read of the workers' RSS

@@ -49,6 +49,7 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 	delete(m.workers, p.id)
 	p.controlFile.Close()
 	m.requestsDone += p.stats.Requests
+	m.durationsDone.Add(p.stats.Durations)
 
 	ev := m.log.Info()
 	expected := p.retiring && !p.killed && ws.Exited() && ws.ExitStatus() == 0

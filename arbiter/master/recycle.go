@@ -12,19 +12,20 @@ import (
 // arbiter_worker_retirements_total, the "reason" of the "retiring worker"
 // log line, and a worker's "recycle" in /status.
 const (
-	retireReload      = "reload"               // replaced by a newer generation
-	retireAbandoned   = "reload_abandoned"     // its generation failed to boot
-	retireScaleDown   = "scale_down"           // TTOU, WINCH: fewer workers wanted
-	retireStop        = "stop"                 // the master is stopping
-	retireTimeout     = "timeout"              // silent or never ready: SIGABRT
-	retireMaxRequests = ipc.RecycleMaxRequests // served max_requests
-	retireLifetime    = "max_worker_lifetime"  // older than max_worker_lifetime
-	retireMemory      = "max_worker_memory"    // RSS over max_worker_memory
+	retireReload      = "reload"                  // replaced by a newer generation
+	retireAbandoned   = "reload_abandoned"        // its generation failed to boot
+	retireScaleDown   = "scale_down"              // TTOU, WINCH: fewer workers wanted
+	retireStop        = "stop"                    // the master is stopping
+	retireTimeout     = "timeout"                 // silent or never ready: SIGABRT
+	retireMaxRequests = ipc.RecycleMaxRequests    // served max_requests
+	retireStuck       = ipc.RecycleRequestTimeout // a handler it cannot stop
+	retireLifetime    = "max_worker_lifetime"     // older than max_worker_lifetime
+	retireMemory      = "max_worker_memory"       // RSS over max_worker_memory
 )
 
 // retireReasons lists every reason, in the order /metrics shows them.
 var retireReasons = []string{retireReload, retireAbandoned, retireScaleDown, retireStop, retireTimeout,
-	retireMaxRequests, retireLifetime, retireMemory}
+	retireMaxRequests, retireLifetime, retireMemory, retireStuck}
 
 // recycleMsg is the log message of a worker marked for replacement; its
 // "reason" field says why.
@@ -94,7 +95,11 @@ func (m *Master) recycleRequested(p *proc, msg ipc.Message) {
 	if p.recycle == "" {
 		p.recycle = retireMaxRequests
 	}
-	m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", msg.Stats.Requests).
+	ev := m.log.Info()
+	if p.recycle != retireMaxRequests {
+		ev = m.log.Warn()
+	}
+	ev.Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", msg.Stats.Requests).
 		Str("reason", p.recycle).Msg(recycleMsg)
 }
 

@@ -34,11 +34,15 @@ type Snapshot struct {
 	BootFailures  int    `json:"boot_failures_total"`
 	Goroutines    int    `json:"goroutines"` // the master's own
 	// Retirements counts the workers told to stop, by reason (reload,
-	// max_requests, max_worker_lifetime, max_worker_memory, scale_down,
-	// timeout, stop, reload_abandoned).
+	// max_requests, max_worker_lifetime, max_worker_memory, request_timeout,
+	// scale_down, timeout, stop, reload_abandoned).
 	Retirements map[string]uint64 `json:"retirements_total"`
-	Workers     []WorkerStatus    `json:"workers"`
-	At          time.Time         `json:"at"`
+	// Durations is the request-duration histogram of every worker the
+	// master started, those that exited included (as of their last
+	// heartbeat), so that it never goes down.
+	Durations ipc.Histogram  `json:"request_durations"`
+	Workers   []WorkerStatus `json:"workers"`
+	At        time.Time      `json:"at"`
 }
 
 // WorkerStatus is one worker in a Snapshot.
@@ -73,6 +77,7 @@ func (m *Master) publish() {
 	for _, r := range retireReasons {
 		s.Retirements[r] = m.retired[r]
 	}
+	s.Durations.Add(&m.durationsDone)
 	if m.state != running {
 		s.State = "stopping"
 	}
@@ -91,6 +96,7 @@ func (m *Master) publish() {
 			s.Ready = s.State == "running"
 		}
 		s.RequestsTotal += p.stats.Requests
+		s.Durations.Add(p.stats.Durations)
 		s.InFlight += p.stats.InFlight
 		s.Workers = append(s.Workers, w)
 	}
@@ -219,6 +225,7 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
 	}
+	writeRequestMetrics(w, s)
 	writeAppMetrics(w, s)
 }
 
