@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -57,13 +56,8 @@ address = "{{addr}}"
 `)
 	metrics := func() string {
 		t.Helper()
-		resp, err := client.Get("http://" + status + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		_, body := fetch(t, "http://"+status+"/metrics")
+		return body
 	}
 	for range 10 {
 		f.get("/")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -57,16 +56,11 @@ address = "{{addr}}"
 			}
 			l.check(t)
 
-			resp, err := client.Get("http://" + status + "/status")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			_, b := fetch(t, "http://"+status+"/status")
 			var s struct {
 				Retirements map[string]uint64 `json:"retirements_total"`
 			}
-			if err := json.Unmarshal(b, &s); err != nil {
+			if err := json.Unmarshal([]byte(b), &s); err != nil {
 				t.Fatalf("/status: %v: %s", err, b)
 			}
 			if s.Retirements[tc.reason] < 3 {
@@ -75,14 +69,9 @@ address = "{{addr}}"
 			if s.Retirements["max_requests"] != 0 || s.Retirements["reload"] != 0 {
 				t.Fatalf("retirements for other reasons: %v", s.Retirements)
 			}
-			resp, err = client.Get("http://" + status + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !strings.Contains(string(b), `arbiter_worker_retirements_total{reason="`+tc.reason+`"} `) ||
-				!strings.Contains(string(b), `arbiter_worker_retirements_total{reason="scale_down"} 0`) {
+			_, b = fetch(t, "http://"+status+"/metrics")
+			if !strings.Contains(b, `arbiter_worker_retirements_total{reason="`+tc.reason+`"} `) ||
+				!strings.Contains(b, `arbiter_worker_retirements_total{reason="scale_down"} 0`) {
 				t.Fatalf("/metrics has no retirements for %s:\n%s", tc.reason, b)
 			}
 		})
