@@ -19,7 +19,10 @@ const checkEvery = time.Second
 //   - A write that fails (ENOSPC, EIO) drops the line and counts it; the
 //     first failure of a run is told to report. Once a write succeeds
 //     again, a "log lines lost" line with the count and the error goes
-//     first (after a newline, when a failed write left part of a line). Write never returns an error, so that zerolog does not print
+//     first (after a newline, when a failed write left part of a line).
+//     While lines are lost, File also tries to write that line every
+//     second on its own, so that the count arrives when the disk frees
+//     even if nothing else is logged. Write never returns an error, so that zerolog does not print
 //     one complaint per event on stderr.
 //   - At most every second, before a write, File checks that its path
 //     still names the open file. When it was removed (rm, a tmp cleaner)
@@ -41,6 +44,7 @@ type File struct {
 	torn      bool // a failed write left part of a line in the file
 	reopenErr bool // the last reopen after a removal failed (reported)
 	checked   time.Time
+	retry     *time.Timer // writes the lost-lines note while lines are lost
 }
 
 // OpenFile opens path for appending, creating it.
@@ -71,20 +75,31 @@ func (l *File) Write(p []byte) (int, error) {
 		l.checked = now
 		l.checkPath()
 	}
-	if l.lost > 0 {
-		note := notice("error", "log lines lost", map[string]any{"lines": l.lost, "error": l.lostErr.Error(), "path": l.path})
-		if l.torn {
-			note = append([]byte("\n"), note...) // end the partial line first
-		}
-		if n, err := l.f.Write(note); err != nil {
-			return l.drop(len(p), n, err)
-		}
-		l.lost, l.lostErr, l.torn = 0, nil, false
+	if n, err := l.writeLostLocked(); err != nil {
+		return l.drop(len(p), n, err)
 	}
 	if n, err := l.f.Write(p); err != nil {
 		return l.drop(len(p), n, err)
 	}
 	return len(p), nil
+}
+
+// writeLostLocked writes the "log lines lost" note when lines were lost,
+// and then forgets them; on failure it returns what Write returned. l.mu
+// is held.
+func (l *File) writeLostLocked() (int, error) {
+	if l.lost == 0 {
+		return 0, nil
+	}
+	note := notice("error", "log lines lost", map[string]any{"lines": l.lost, "error": l.lostErr.Error(), "path": l.path})
+	if l.torn {
+		note = append([]byte("\n"), note...) // end the partial line first
+	}
+	if n, err := l.f.Write(note); err != nil {
+		return n, err
+	}
+	l.lost, l.lostErr, l.torn = 0, nil, false
+	return 0, nil
 }
 
 // drop counts a line that could not be written (written of its bytes
@@ -96,7 +111,28 @@ func (l *File) drop(n, written int, err error) (int, error) {
 	}
 	l.lost++
 	l.lostErr = err
+	if l.retry == nil {
+		l.retry = time.AfterFunc(checkEvery, l.retryLost)
+	}
 	return n, nil
+}
+
+// retryLost tries to write the lost-lines note, every checkEvery until it
+// is written or the File is closed.
+func (l *File) retryLost() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil || l.lost == 0 {
+		l.retry = nil
+		return
+	}
+	if n, err := l.writeLostLocked(); err != nil {
+		l.torn = l.torn || n > 0 // a part of the note is in the file
+		l.lostErr = err
+		l.retry.Reset(checkEvery)
+		return
+	}
+	l.retry = nil
 }
 
 // checkPath reopens the path when it no longer names the open file.
@@ -152,6 +188,10 @@ func (l *File) Close() error {
 	}
 	if l.lost > 0 && l.report != nil {
 		l.report("log file closed with lines lost", fmt.Errorf("%s: %d lines: %w", l.path, l.lost, l.lostErr))
+	}
+	if l.retry != nil {
+		l.retry.Stop()
+		l.retry = nil
 	}
 	err := l.f.Close()
 	l.f = nil

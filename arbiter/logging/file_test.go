@@ -70,6 +70,43 @@ func TestFileLostLines(t *testing.T) {
 	}
 }
 
+// Once the disk frees, the count of lost lines is written even when nothing
+// else is logged.
+func TestFileLostLinesToldWithoutAnotherWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	l, err := OpenFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	l.mu.Lock()
+	good := l.f
+	l.f = full
+	l.mu.Unlock()
+	l.Write([]byte(`{"message":"lost"}` + "\n"))
+	l.mu.Lock()
+	l.f = good // the disk frees
+	l.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(path); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no lost-lines line 10 s after the disk freed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := lines(t, path); len(got) != 1 || got[0]["message"] != "log lines lost" || got[0]["lines"] != 1.0 {
+		t.Fatalf("file %v", got)
+	}
+	full.Close()
+}
+
 // A file removed under the writer is created again at the next check, with
 // a line that says so; a path that cannot be created is told once.
 func TestFileRemoved(t *testing.T) {
