@@ -21,7 +21,7 @@ func TestForwardedAllowIPsAndProxyProtocol(t *testing.T) {
 		{`forwarded_allow_ips = ["10.0.0.0/8", "fd00::/8", "192.0.2.1"]`, []string{"10.0.0.0/8", "fd00::/8", "192.0.2.1"}},
 		{`forwarded_allow_ips = "*"`, []string{"*"}},
 		{`forwarded_allow_ips = "127.0.0.1, 10.0.0.1"`, []string{"127.0.0.1", "10.0.0.1"}}, // gunicorn's form
-		{`forwarded_allow_ips = []`, []string{}},                                          // unix-socket peers only
+		{`forwarded_allow_ips = []`, []string{}},                                           // unix-socket peers only
 	} {
 		c, err := Parse("app.toml", []byte(tt.toml+"\n[[listen]]\naddress = \"127.0.0.1:8000\"\nproxy_protocol = true\n"), Overrides{}, env())
 		if err != nil {
