@@ -3,6 +3,7 @@ package proxyproto
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -118,7 +119,10 @@ func (l *Listener) handshake(c net.Conn) (net.Conn, error) {
 	h, err := Read(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			err = errors.New("closed before a PROXY header")
+			return nil, errors.New("closed before a PROXY protocol header")
+		}
+		if !errors.Is(err, ErrHeader) {
+			return nil, fmt.Errorf("reading the PROXY protocol header: %w", err)
 		}
 		return nil, err
 	}
