@@ -63,7 +63,7 @@ func peekSome(r *bufio.Reader) []byte {
 }
 
 func readV1(r *bufio.Reader) (Header, error) {
-	var line []byte
+	line := make([]byte, 0, maxV1)
 	for {
 		c, err := r.ReadByte()
 		if err != nil {
