@@ -122,19 +122,38 @@ type = "echo"
 }
 
 // A listener without proxy_protocol treats a PROXY header as the bad
-// request it is.
+// request it is: 400 over HTTP, the connection closed unanswered (and a
+// bad-peer log line) over FastCGI, SCGI and uwsgi.
 func TestPROXYHeaderOnPlainListenerIsABadRequest(t *testing.T) {
-	f := start(t, `workers = 1
-[[listen]]
-address = "{{addr}}"
-[app]
-type = "echo"
-`)
+	others := map[string]string{}
+	conf := "workers = 1\n[[listen]]\naddress = \"{{addr}}\"\n"
+	for _, p := range []string{"fastcgi", "scgi", "uwsgi"} {
+		others[p] = proctest.FreeAddr(t)
+		conf += fmt.Sprintf("[[listen]]\naddress = %q\nprotocol = %q\n", others[p], p)
+	}
+	f := start(t, conf+"[app]\ntype = \"echo\"\n")
 	v2 := "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\xcb\x00\x71\x07\x7f\x00\x00\x01\x12\x67\x00\x50"
 	for _, prefix := range []string{"PROXY TCP4 203.0.113.7 127.0.0.1 4711 80\r\n", v2} {
 		resp, _, body := rawHTTP(t, f.addr, prefix, "/who")
 		if resp.StatusCode != 400 {
 			t.Errorf("%q: status %d, want 400: %s", prefix[:8], resp.StatusCode, body)
+		}
+		for p, addr := range others {
+			mark := f.srv.Count()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, prefix)
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.ReadAll(c)
+			c.Close()
+			if err != nil || len(got) > 0 {
+				t.Errorf("%s, %q: read %q, %v; want the connection closed unanswered", p, prefix[:8], got, err)
+			}
+			f.srv.WaitEvent(mark, 10*time.Second, p+" bad-peer log line", func(e proctest.Event) bool {
+				return e.Msg() == "bad input from peer" && e["peer"] == c.LocalAddr().String()
+			})
 		}
 	}
 }
