@@ -24,11 +24,18 @@ import (
 // FastCGI, SCGI and uwsgi the peer checked is the front end's REMOTE_ADDR,
 // and a copy of the front end's variables gets the new REMOTE_ADDR,
 // REMOTE_PORT (removed when no port was given), REMOTE_HOST when it had
-// one, and HTTPS and REQUEST_SCHEME. A request from a peer not trusted, or
+// one, and HTTPS and REQUEST_SCHEME; a front end that sent no REMOTE_ADDR
+// is not trusted. A request from a peer not trusted, or
 // with no forwarding headers, is passed on unchanged: the headers stay
 // plain headers (HTTP_X_FORWARDED_FOR) either way.
 func withForwarded(trust *forwarded.Trust, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A front end that sent no REMOTE_ADDR leaves r.RemoteAddr "", which
+		// must not pass for a unix-socket peer.
+		if r.RemoteAddr == "" && cgivars.Env(r) != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		if res, ok := trust.Resolve(r.RemoteAddr, r.Header); ok {
 			r = applyForwarded(r, res)
 		}

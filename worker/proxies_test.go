@@ -81,6 +81,12 @@ func TestWithForwardedFrontEnd(t *testing.T) {
 	if !maps.Equal(env, orig) {
 		t.Error("the front end's variables were changed in place")
 	}
+	// No REMOTE_ADDR at all: not taken for a unix-socket peer.
+	delete(env, "REMOTE_ADDR")
+	if s := serveForwarded(t, []string{}, newReq()); s.remote != "" || s.env["REMOTE_ADDR"] != "" {
+		t.Errorf("front end without REMOTE_ADDR: %+v", s)
+	}
+	env["REMOTE_ADDR"] = orig["REMOTE_ADDR"]
 	// nginx's REMOTE_ADDR not trusted (the default: loopback only): as sent.
 	if s := serveForwarded(t, []string{"127.0.0.1"}, newReq()); s.remote != "198.51.100.1:5000" || !maps.Equal(s.env, orig) || s.scheme != "https" {
 		t.Errorf("untrusted front end peer: %+v", s)
