@@ -168,11 +168,14 @@ address = "{{addr}}"
 [app]
 type = "echo"
 `
-	trusted := start(t, fmt.Sprintf(conf, ""))
+	trusted := start(t, fmt.Sprintf(conf, "[log]\naccess_log = \"-\""))
 	resp, _, body := rawHTTP(t, trusted.addr, "", "/who", "X-Forwarded-For: 1.1.1.1, 203.0.113.7", "X-Forwarded-Proto: https")
 	if r := echoReply(t, resp, body); r.RemoteAddr != "203.0.113.7" || r.Scheme != "https" {
 		t.Errorf("trusted peer: remote %q scheme %q, want 203.0.113.7 https", r.RemoteAddr, r.Scheme)
 	}
+	trusted.srv.WaitEvent(0, 10*time.Second, "the access log line with the client's address", func(e proctest.Event) bool {
+		return e["log"] == "access" && e["remote"] == "203.0.113.7"
+	})
 	resp, _, body = rawHTTP(t, trusted.addr, "", "/who", `Forwarded: for="[2001:db8::7]:4711";proto=https`)
 	if r := echoReply(t, resp, body); r.RemoteAddr != "[2001:db8::7]:4711" || r.Scheme != "https" {
 		t.Errorf("trusted peer, Forwarded: remote %q scheme %q", r.RemoteAddr, r.Scheme)
