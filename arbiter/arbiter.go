@@ -49,3 +49,9 @@ func Self() (Worker, bool) { return info.Self() }
 // Protocol returns the protocol the request came in on: "http", "fastcgi",
 // "scgi" or "uwsgi".
 func Protocol(r *http.Request) string { return info.Protocol(r.Context()) }
+
+// Scheme returns the scheme the client used: "https" or "http" as a trusted
+// proxy reported it (forwarded_allow_ips, docs/proxies.md), else "https"
+// when the request came over TLS or a FastCGI, SCGI or uwsgi front end said
+// HTTPS=on, else "http". A trusted proxy's scheme is also in r.URL.Scheme.
+func Scheme(r *http.Request) string { return info.Scheme(r) }

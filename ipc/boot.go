@@ -18,6 +18,8 @@ type Listener struct {
 	Address  string `json:"address"`
 	Protocol string `json:"protocol"`
 	Name     string `json:"name,omitempty"`
+	// ProxyProtocol: connections start with a PROXY protocol header.
+	ProxyProtocol bool `json:"proxy_protocol,omitempty"`
 }
 
 // Boot is everything a worker needs besides its inherited fds.

@@ -34,6 +34,7 @@ import (
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
 	"github.com/arbiter-dev/arbiter/ipc"
+	"github.com/arbiter-dev/arbiter/worker/forwarded"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
@@ -121,6 +122,11 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 		tr.apps = ap.AppProcesses
 	}
 	handler = access.wrap(handler)
+	trust, err := forwarded.ParseTrust(cfg.ForwardedAllowIPs)
+	if err != nil {
+		return fmt.Errorf("%w: forwarded_allow_ips: %w", ErrBoot, err)
+	}
+	handler = withForwarded(trust, handler)
 
 	listeners := make([]net.Listener, 0, len(boot.Listeners))
 	defer func() {
@@ -133,6 +139,9 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 		l, err := inheritedListener(bl)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBoot, err)
+		}
+		if bl.ProxyProtocol {
+			l = proxyListener(l, bl, cfg, log)
 		}
 		listeners = append(listeners, l)
 		srv, err := newServer(bl, cfg, tr.wrap(handler), log)

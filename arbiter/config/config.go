@@ -74,6 +74,11 @@ type Config struct {
 	SlowRequestLog    time.Duration `json:"slow_request_log"`
 	requestTimeoutSet bool          // the file set request_timeout
 
+	// ForwardedAllowIPs are the peers (IPs, CIDRs, "*") whose
+	// X-Forwarded-For, X-Forwarded-Proto and Forwarded headers set the
+	// client address and scheme apps see (docs/proxies.md).
+	ForwardedAllowIPs []string `json:"forwarded_allow_ips"`
+
 	LimitRequestLine      int `json:"limit_request_line"`
 	LimitRequestFields    int `json:"limit_request_fields"`
 	LimitRequestFieldSize int `json:"limit_request_field_size"`
@@ -119,6 +124,9 @@ type Listen struct {
 	Protocol string `json:"protocol"` // http, fastcgi, scgi, uwsgi
 	Mode     uint32 `json:"mode"`     // unix socket file mode; 0 = leave as umask made it
 	Name     string `json:"name"`     // optional label used in logs and metrics
+	// ProxyProtocol: every connection starts with a PROXY protocol header
+	// (v1 or v2) naming the client (docs/proxies.md).
+	ProxyProtocol bool `json:"proxy_protocol"`
 }
 
 // App selects what answers requests.
@@ -195,6 +203,11 @@ const (
 	DefaultMaxScripts     = 64
 	DefaultMaxScriptsWait = time.Second
 )
+
+// DefaultForwardedAllowIPs is the default forwarded_allow_ips: the
+// loopback addresses, gunicorn's 127.0.0.1 and its IPv6 twin, so that a
+// proxy on the same host is believed and no one else is.
+var DefaultForwardedAllowIPs = []string{"127.0.0.1", "::1"}
 
 // DefaultPassEnv is the default [app] pass_env.
 var DefaultPassEnv = []string{"PATH"}

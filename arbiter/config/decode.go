@@ -54,6 +54,7 @@ func rootSchema(c *Config) schema {
 		"write_timeout":              durationKey(&c.WriteTimeout),
 		"request_timeout":            flagSet(durationKey(&c.RequestTimeout), &c.requestTimeoutSet),
 		"slow_request_log":           durationKey(&c.SlowRequestLog),
+		"forwarded_allow_ips":        addressListKey(&c.ForwardedAllowIPs),
 		"limit_request_line":         intKey(&c.LimitRequestLine),
 		"limit_request_fields":       intKey(&c.LimitRequestFields),
 		"limit_request_field_size":   intKey(&c.LimitRequestFieldSize),
@@ -80,10 +81,11 @@ func logSchema(l *Log) schema {
 
 func listenSchema(l *Listen) schema {
 	return schema{
-		"address":  stringKey(&l.Address),
-		"protocol": stringKey(&l.Protocol),
-		"mode":     modeKey(&l.Mode),
-		"name":     stringKey(&l.Name),
+		"address":        stringKey(&l.Address),
+		"protocol":       stringKey(&l.Protocol),
+		"mode":           modeKey(&l.Mode),
+		"name":           stringKey(&l.Name),
+		"proxy_protocol": boolKey(&l.ProxyProtocol),
 	}
 }
 
@@ -180,6 +182,26 @@ func stringKey(dst *string) setter {
 			return
 		}
 		*dst = s
+	}
+}
+
+// addressListKey decodes an array of strings, or one string of
+// comma-separated entries as gunicorn writes forwarded_allow_ips
+// ("127.0.0.1,10.0.0.1", "*").
+func addressListKey(dst *[]string) setter {
+	list := stringsKey(dst)
+	return func(d *decoder, path string, v any) {
+		s, ok := v.(string)
+		if !ok {
+			list(d, path, v)
+			return
+		}
+		*dst = []string{}
+		for e := range strings.SplitSeq(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*dst = append(*dst, e)
+			}
+		}
 	}
 }
 

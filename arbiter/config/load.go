@@ -180,6 +180,7 @@ func defaults() *Config {
 		ReadHeaderTimeout:     DefaultReadHeaderTimeout,
 		ReadTimeout:           DefaultReadTimeout,
 		WriteTimeout:          DefaultWriteTimeout,
+		ForwardedAllowIPs:     append([]string(nil), DefaultForwardedAllowIPs...),
 		LimitRequestLine:      DefaultLimitRequestLine,
 		LimitRequestFields:    DefaultLimitRequestFields,
 		LimitRequestFieldSize: DefaultLimitRequestFieldSize,

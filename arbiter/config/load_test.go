@@ -85,6 +85,7 @@ func TestParseValidFiles(t *testing.T) {
 				ReadHeaderTimeout:     0,
 				ReadTimeout:           150 * time.Second,
 				WriteTimeout:          90 * time.Second,
+				ForwardedAllowIPs:     []string{"127.0.0.1", "::1"},
 				LimitRequestLine:      0,
 				LimitRequestFields:    50,
 				LimitRequestFieldSize: 16384,

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/worker/forwarded"
 )
 
 // maxWorkers is the largest number of worker processes a config may ask for.
@@ -72,6 +74,12 @@ func validate(c *Config, r reporter) {
 	intRange(r, "limit_request_line", c.LimitRequestLine, 0, 65535)
 	intRange(r, "limit_request_fields", c.LimitRequestFields, 0, 32768)
 	intRange(r, "limit_request_field_size", c.LimitRequestFieldSize, 0, 65535)
+
+	for i, e := range c.ForwardedAllowIPs {
+		if _, err := forwarded.ParseTrust([]string{e}); err != nil {
+			r.problem(fmt.Sprintf("forwarded_allow_ips[%d]", i), err.Error())
+		}
+	}
 
 	oneOf(r, "log.level", c.Log.Level, logLevels)
 	oneOf(r, "log.format", c.Log.Format, logFormats)

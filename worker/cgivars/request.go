@@ -39,6 +39,13 @@ func Env(r *http.Request) map[string]string {
 	return env
 }
 
+// WithEnv returns ctx with env as the front end's variables that Env
+// returns, for a layer that corrects them after NewRequest (the worker's
+// trusted-proxy handling sets REMOTE_ADDR and HTTPS in a copy).
+func WithEnv(ctx context.Context, env map[string]string) context.Context {
+	return context.WithValue(ctx, envKey{}, env)
+}
+
 // NewRequest builds a server-side *http.Request from the CGI meta-variables a
 // front end sent (SCGI/uwsgi vars, FastCGI params). ctx ends when the peer
 // goes away; body is the request body stream.
@@ -158,7 +165,7 @@ func NewRequest(ctx context.Context, env map[string]string, body io.Reader) (*ht
 		}
 		r.Body = rc
 	}
-	return r.WithContext(context.WithValue(ctx, envKey{}, env)), nil
+	return r.WithContext(WithEnv(ctx, env)), nil
 }
 
 // setURL sets RequestURI and URL.

@@ -1,10 +1,12 @@
-// Package info tells application code which worker it runs in and which
-// protocol a request came in on. It has no dependencies so that any
-// application package can import it.
+// Package info tells application code which worker it runs in, which
+// protocol a request came in on and which scheme its client used. It has
+// no dependencies beyond the standard library, so that any application
+// package can import it.
 package info
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 )
 
@@ -41,4 +43,25 @@ func WithProtocol(ctx context.Context, proto string) context.Context {
 func Protocol(ctx context.Context) string {
 	p, _ := ctx.Value(protocolKey{}).(string)
 	return p
+}
+
+type schemeKey struct{}
+
+// WithScheme returns ctx tagged with the scheme ("http" or "https") a
+// trusted proxy said the client used (forwarded_allow_ips).
+func WithScheme(ctx context.Context, scheme string) context.Context {
+	return context.WithValue(ctx, schemeKey{}, scheme)
+}
+
+// Scheme returns the scheme the client used for r: the one a trusted proxy
+// reported, when one did; else "https" when r came over TLS (or a
+// FastCGI, SCGI or uwsgi front end said HTTPS=on); else "http".
+func Scheme(r *http.Request) string {
+	if s, ok := r.Context().Value(schemeKey{}).(string); ok && s != "" {
+		return s
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }

@@ -2,6 +2,8 @@ package info
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
 	"testing"
 )
 
@@ -20,5 +22,19 @@ func TestSelfAndProtocol(t *testing.T) {
 	}
 	if p := Protocol(context.Background()); p != "" {
 		t.Fatalf("untagged Protocol = %q", p)
+	}
+}
+
+func TestScheme(t *testing.T) {
+	r, _ := http.NewRequest("GET", "/", nil)
+	if s := Scheme(r); s != "http" {
+		t.Errorf("plain: %q", s)
+	}
+	r.TLS = &tls.ConnectionState{}
+	if s := Scheme(r); s != "https" {
+		t.Errorf("TLS: %q", s)
+	}
+	if s := Scheme(r.WithContext(WithScheme(r.Context(), "http"))); s != "http" {
+		t.Errorf("a trusted proxy's http over arbiter's TLS: %q", s)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
+	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
 // Front-end variables that describe the request line or the script. A
@@ -98,7 +99,7 @@ func (h *Handler) env(c *call, t *target, bodyLen int64) []string {
 	}
 	def("DOCUMENT_ROOT", t.docRoot)
 
-	https := r.TLS != nil
+	https := info.Scheme(r) == "https"
 	if https {
 		def("HTTPS", "on")
 		def("REQUEST_SCHEME", "https")

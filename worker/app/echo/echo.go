@@ -23,6 +23,7 @@ type Reply struct {
 	Headers    map[string][]string `json:"headers"`
 	BodyLength int64               `json:"body_length"`
 	Protocol   string              `json:"protocol"`
+	Scheme     string              `json:"scheme"` // info.Scheme: the client's, after trusted proxies
 	PID        int                 `json:"pid"`
 	Worker     int                 `json:"worker"`
 	Generation int                 `json:"generation"`
@@ -49,7 +50,7 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := Reply{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host,
 		RemoteAddr: r.RemoteAddr, Headers: r.Header, BodyLength: n,
-		Protocol: info.Protocol(r.Context()), PID: wk.PID, Worker: wk.ID, Generation: wk.Generation,
+		Protocol: info.Protocol(r.Context()), Scheme: info.Scheme(r), PID: wk.PID, Worker: wk.ID, Generation: wk.Generation,
 	}
 	body, err := json.Marshal(rep)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
+	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
 // errNULInPath: PATH_INFO cannot carry a NUL (a decoded %00): it would end
@@ -52,8 +53,9 @@ func (e *env) add(k, v string) {
 //     REMOTE_HOST (the address: no DNS lookups);
 //   - HTTP_* for each header (cgivars.EachHeaderVar; Authorization included,
 //     Proxy, Proxy-Authorization and the CONTENT_* ones not);
-//   - HTTPS=on and wsgi.url_scheme "https" when the request came over TLS or
-//     the front end said HTTPS or REQUEST_SCHEME=https, else "http".
+//   - HTTPS=on and wsgi.url_scheme "https" when the request came over TLS,
+//     a trusted proxy said https (info.Scheme) or the front end said HTTPS
+//     or REQUEST_SCHEME=https, else "http".
 //
 // Over FastCGI, SCGI and uwsgi the front end's variables come first, as they
 // came (REMOTE_USER, DOCUMENT_ROOT, custom fastcgi_param / uwsgi_param ones),
@@ -70,7 +72,7 @@ func (h *Handler) environ(e *env, r *http.Request, bodyLen int64) error {
 		pathInfo = strings.TrimPrefix(path, h.scriptName)
 	}
 	front := cgivars.Env(r)
-	https := r.TLS != nil || front != nil && (strings.EqualFold(front["HTTPS"], "on") || strings.EqualFold(front["REQUEST_SCHEME"], "https"))
+	https := info.Scheme(r) == "https" || front != nil && (strings.EqualFold(front["HTTPS"], "on") || strings.EqualFold(front["REQUEST_SCHEME"], "https"))
 	scheme := "http"
 	if https {
 		scheme = "https"

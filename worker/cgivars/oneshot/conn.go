@@ -183,7 +183,8 @@ func (c *conn) lingerClose() {
 // the response is incomplete; a front end then fails the request instead of
 // passing a truncated body on as if it were whole.
 func (c *conn) abort() {
-	if tc, ok := c.rwc.(*net.TCPConn); ok {
+	// An interface, not *net.TCPConn: a PROXY protocol connection wraps one.
+	if tc, ok := c.rwc.(interface{ SetLinger(int) error }); ok {
 		tc.SetLinger(0)
 	}
 }
