@@ -18,6 +18,9 @@ type Listener struct {
 	Address  string `json:"address"`
 	Protocol string `json:"protocol"`
 	Name     string `json:"name,omitempty"`
+	// TLS is the listener's certificate files; the worker reads them as
+	// it boots. Empty: plain text.
+	TLS config.ListenTLS `json:"tls,omitzero"`
 }
 
 // Boot is everything a worker needs besides its inherited fds.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"log"
 	"net"
 	"net/http"
@@ -86,6 +87,9 @@ func (s *httpServer) connState(c net.Conn, st http.ConnState) {
 		s.open.Add(1)
 	case http.StateClosed, http.StateHijacked:
 		s.open.Add(-1)
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn() // the limit listener holds the TCP conn
+		}
 		s.mu.Lock()
 		for _, l := range s.sems {
 			l.release(c)
@@ -95,11 +99,18 @@ func (s *httpServer) connState(c net.Conn, st http.ConnState) {
 }
 
 // Serve accepts on l, at most worker_connections connections at a time.
+// With a TLSConfig it serves TLS, and HTTP/2 to clients that negotiate
+// "h2" by ALPN (net/http's own HTTP/2 server: a drain sends GOAWAY). The
+// TLS handshake happens in the connection's goroutine, within
+// read_header_timeout, so a slow handshake holds no other connection up.
 func (s *httpServer) Serve(l net.Listener) error {
 	ll := newConnLimitListener(l, s.maxConns)
 	s.mu.Lock()
 	s.sems = append(s.sems, ll)
 	s.mu.Unlock()
+	if s.srv.TLSConfig != nil {
+		return s.srv.ServeTLS(ll, "", "")
+	}
 	return s.srv.Serve(ll)
 }
 

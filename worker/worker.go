@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/tlsfiles"
 	"github.com/arbiter-dev/arbiter/ipc"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
@@ -344,7 +345,17 @@ func inheritedListener(bl ipc.Listener) (net.Listener, error) {
 func newServer(bl ipc.Listener, cfg *config.Config, h http.Handler, log zerolog.Logger) (server, error) {
 	switch bl.Protocol {
 	case config.ProtoHTTP:
-		return newHTTPServer(cfg, h, bl.Protocol, log), nil
+		s := newHTTPServer(cfg, h, bl.Protocol, log)
+		if bl.TLS.Enabled() {
+			// Read now: a worker of a new generation (after a HUP)
+			// serves the files as they are when it boots.
+			tc, err := tlsfiles.Load(bl.TLS.Files(), time.Now())
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", bl.Address, err)
+			}
+			s.srv.TLSConfig = tc
+		}
+		return s, nil
 	}
 	return newProtocolServer(bl, cfg, h, log)
 }
