@@ -91,7 +91,7 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	defer statusFile.Close()
 	status := ipc.NewWriter(statusFile)
 
-	access, err := openAccessLog(cfg.Log.AccessLog, log)
+	access, err := openAccessLog(cfg.Log.AccessLog, cfg.Log.AccessLogFormat, log)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBoot, err)
 	}
