@@ -114,10 +114,17 @@ func run(duration time.Duration) (code int) {
 		duration: duration, warmup: e.warmup, cpus: runtime.NumCPU(), loadavg: loadAverage(),
 		start: time.Now(),
 	}
-	for _, app := range []string{handlers.EchoName, handlers.HelloName} {
-		r, err := e.measureApp(ctx, app)
+	certs, err := newTLSFiles(dir)
+	if err != nil {
+		return fail(err)
+	}
+	for _, sc := range []struct {
+		app string
+		tls *tlsFiles
+	}{{handlers.EchoName, nil}, {handlers.HelloName, nil}, {handlers.HelloName, certs}} {
+		r, err := e.measureApp(ctx, sc.app, sc.tls)
 		if err != nil {
-			return fail(fmt.Errorf("%s: %w", app, err))
+			return fail(fmt.Errorf("%s: %w", sc.app, err))
 		}
 		rep.apps = append(rep.apps, r)
 	}
@@ -143,13 +150,17 @@ type appResult struct {
 	ttin       []time.Duration // SIGTTIN to "worker ready", in order
 }
 
-// measureApp loads the baseline, then arbiter, with app; each server is
-// stopped before the next starts, so that they never compete.
-func (e *env) measureApp(ctx context.Context, app string) (r appResult, err error) {
+// measureApp loads the baseline, then arbiter, with app, over HTTPS with
+// the same certificate when t is set; each server is stopped before the
+// next starts, so that they never compete.
+func (e *env) measureApp(ctx context.Context, app string, t *tlsFiles) (r appResult, err error) {
 	r.app = app
+	if t != nil {
+		r.app += "+tls"
+	}
 
 	progress("%s: net/http baseline: warm-up %v, then %v of load", app, e.warmup, e.duration)
-	b, err := startBaseline(ctx, e.ps, e.bins.baseline, app)
+	b, err := startBaseline(ctx, e.ps, e.bins.baseline, app, t)
 	if err != nil {
 		if b != nil {
 			b.stop(ctx, e.ps)
@@ -157,7 +168,7 @@ func (e *env) measureApp(ctx context.Context, app string) (r appResult, err erro
 		return r, err
 	}
 	r.gomaxprocs = b.gomaxprocs
-	r.base, err = e.load(ctx, b.addr, app, func() []int { return []int{b.p.pid()} })
+	r.base, err = e.load(ctx, b.addr, app, t, func() []int { return []int{b.p.pid()} })
 	if err == nil {
 		err = idle(ctx)
 	}
@@ -174,14 +185,14 @@ func (e *env) measureApp(ctx context.Context, app string) (r appResult, err erro
 	if app == handlers.HelloName {
 		bin = e.bins.hello
 	}
-	a, err := startArbiter(ctx, e.ps, bin, e.dir, app)
+	a, err := startArbiter(ctx, e.ps, bin, e.dir, app, t)
 	if a != nil {
 		defer a.stop(ctx, e.ps)
 	}
 	if err != nil {
 		return r, fmt.Errorf("arbiter: %w", err)
 	}
-	if r.arb, err = e.load(ctx, a.addr, app, a.pids); err != nil {
+	if r.arb, err = e.load(ctx, a.addr, app, t, a.pids); err != nil {
 		return r, fmt.Errorf("arbiter: %w", err)
 	}
 	if err := idle(ctx); err != nil {
@@ -216,18 +227,18 @@ type measurement struct {
 
 // load checks that addr serves app, warms it up, then measures it. pids
 // returns the server's processes, for its CPU time.
-func (e *env) load(ctx context.Context, addr, app string, pids func() []int) (measurement, error) {
-	if err := checkResponse(ctx, addr, app); err != nil {
+func (e *env) load(ctx context.Context, addr, app string, t *tlsFiles, pids func() []int) (measurement, error) {
+	if err := checkResponse(ctx, addr, app, t); err != nil {
 		return measurement{}, err
 	}
-	if _, err := e.wrk.run(ctx, addr, e.warmup); err != nil {
+	if _, err := e.wrk.run(ctx, t.url(addr), e.warmup); err != nil {
 		return measurement{}, fmt.Errorf("warm-up: %w", err)
 	}
 	before, err := takeSnap(pids())
 	if err != nil {
 		return measurement{}, err
 	}
-	res, err := e.wrk.run(ctx, addr, e.duration)
+	res, err := e.wrk.run(ctx, t.url(addr), e.duration)
 	if err != nil {
 		return measurement{}, err
 	}
