@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -266,5 +268,62 @@ func TestTLSHUPBadCertKeepsServing(t *testing.T) {
 	resp.Body.Close()
 	if r.Generation != 1 || !r.TLS {
 		t.Errorf("after a refused reload: %+v", r)
+	}
+}
+
+// Over a TLS listener, a CGI script gets HTTPS=on and REQUEST_SCHEME=https
+// and a WSGI app wsgi.url_scheme "https" and HTTPS=on.
+func TestTLSSchemeForCGIAndWSGI(t *testing.T) {
+	python := wsgiPython(t)
+	f := newFixture(t, "")
+	f.write(fmt.Sprintf(`
+workers = 1
+[[listen]]
+address = "{{addr}}"
+tls_cert = "srv.pem"
+tls_key = "srv-key.pem"
+[app]
+type = "cgi"
+script = "env.sh"
+prefix = "/cgi"
+[[mount]]
+path = "/py"
+type = "wsgi"
+module = "schemeapp:application"
+python = %q
+pythonpath = ["{{dir}}"]
+processes = 1
+`, python))
+	ca, err := testcert.NewCA(f.dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Issue(testcert.Options{CommonName: "srv"}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"env.sh": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s %s' \"$HTTPS\" \"$REQUEST_SCHEME\"\n",
+		"schemeapp.py": "def application(environ, start_response):\n" +
+			"    start_response('200 OK', [('Content-Type', 'text/plain')])\n" +
+			"    return [('%s %s' % (environ['wsgi.url_scheme'], environ.get('HTTPS', ''))).encode()]\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(f.dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.srv = proctest.Start(t, proctest.Build(t, "./cmd/arbiter"), []string{"run", f.cfg})
+	f.srv.WaitMsg(0, 60*time.Second, "generation ready")
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}}
+	for path, want := range map[string]string{"/cgi": "on https", "/py/": "https on"} {
+		resp, err := c.Get("https://" + f.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want || resp.ProtoMajor != 2 {
+			t.Errorf("%s: %s %s %q, want %q over HTTP/2", path, resp.Proto, resp.Status, body, want)
+		}
 	}
 }

@@ -159,7 +159,7 @@ func (e *env) measureApp(ctx context.Context, app string, t *tlsFiles) (r appRes
 		r.app += "+tls"
 	}
 
-	progress("%s: net/http baseline: warm-up %v, then %v of load", app, e.warmup, e.duration)
+	progress("%s: net/http baseline: warm-up %v, then %v of load", r.app, e.warmup, e.duration)
 	b, err := startBaseline(ctx, e.ps, e.bins.baseline, app, t)
 	if err != nil {
 		if b != nil {
@@ -180,7 +180,7 @@ func (e *env) measureApp(ctx context.Context, app string, t *tlsFiles) (r appRes
 		return r, fmt.Errorf("net/http baseline: %w", err)
 	}
 
-	progress("%s: arbiter, %d workers: warm-up %v, then %v of load", app, arbiterWorkers, e.warmup, e.duration)
+	progress("%s: arbiter, %d workers: warm-up %v, then %v of load", r.app, arbiterWorkers, e.warmup, e.duration)
 	bin := e.bins.arbiter
 	if app == handlers.HelloName {
 		bin = e.bins.hello
@@ -211,7 +211,7 @@ func (e *env) measureApp(ctx context.Context, app string, t *tlsFiles) (r appRes
 			return r, fmt.Errorf("arbiter worker %d: %w", id, err)
 		}
 	}
-	progress("%s: arbiter: SIGTTIN %d times", app, ttinRounds)
+	progress("%s: arbiter: SIGTTIN %d times", r.app, ttinRounds)
 	if r.ttin, err = a.ttin(ctx, ttinRounds); err != nil {
 		return r, fmt.Errorf("arbiter: TTIN: %w", err)
 	}
