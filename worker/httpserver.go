@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,13 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 	msg := string(p)
 	if n := len(msg); n > 0 && msg[n-1] == '\n' {
 		msg = msg[:n-1]
+	}
+	if strings.HasPrefix(msg, "http: TLS handshake error") && strings.HasSuffix(msg, ": EOF") {
+		// A peer that connected and left without a handshake: a TCP
+		// health check, a port scan, wrk at the end of its run. Not
+		// worth a warning per connection.
+		w.l.Debug().Msg(msg)
+		return len(p), nil
 	}
 	w.l.Warn().Msg(msg)
 	return len(p), nil
