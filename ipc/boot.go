@@ -21,6 +21,7 @@ type Listener struct {
 	// TLS is the listener's certificate files; the worker reads them as
 	// it boots. Empty: plain text.
 	TLS config.ListenTLS `json:"tls,omitzero"`
+	H2C bool             `json:"h2c,omitempty"` // HTTP/2 with prior knowledge on a plain listener
 }
 
 // Boot is everything a worker needs besides its inherited fds.

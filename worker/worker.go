@@ -355,6 +355,12 @@ func newServer(bl ipc.Listener, cfg *config.Config, h http.Handler, log zerolog.
 			}
 			s.srv.TLSConfig = tc
 		}
+		if bl.H2C {
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			s.srv.Protocols = &p
+		}
 		return s, nil
 	}
 	return newProtocolServer(bl, cfg, h, log)

@@ -124,6 +124,9 @@ type Listen struct {
 	Name     string `json:"name"`     // optional label used in logs and metrics
 	// TLS, for an http listener (docs/tls.md); empty = plain HTTP.
 	TLS ListenTLS `json:"tls"`
+	// H2C serves HTTP/2 with prior knowledge on a plain http listener,
+	// besides HTTP/1.1; off by default.
+	H2C bool `json:"h2c"`
 }
 
 // ListenTLS is a listener's certificate files, as absolute paths once

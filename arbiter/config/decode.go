@@ -89,6 +89,7 @@ func listenSchema(l *Listen) schema {
 		"tls_key":         stringKey(&l.TLS.Key),
 		"tls_client_ca":   stringKey(&l.TLS.ClientCA),
 		"tls_client_auth": stringKey(&l.TLS.ClientAuth),
+		"h2c":             boolKey(&l.H2C),
 	}
 }
 

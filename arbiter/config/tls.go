@@ -8,13 +8,20 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/tlsfiles"
 )
 
-// validateTLS checks a listener's TLS keys and loads its files, so that a
+// validateTLS checks a listener's TLS keys (and h2c, which only a plain
+// http listener takes) and loads its files, so that a
 // missing, unreadable, mismatched or expired certificate is a problem at
 // the key that names it, found before any worker boots (and refusing a
 // HUP). TLS is for http listeners only: FastCGI, SCGI and uwsgi speak to a
 // front end on the same host, which terminates TLS itself.
 func validateTLS(l Listen, key string, r reporter) {
 	t := l.TLS
+	switch {
+	case l.H2C && l.Protocol != ProtoHTTP:
+		r.problem(key+".h2c", fmt.Sprintf(`is only for protocol "http", not %q`, l.Protocol))
+	case l.H2C && t.Enabled():
+		r.problem(key+".h2c", "is for plain-text listeners: a TLS listener negotiates HTTP/2 by ALPN already")
+	}
 	if !t.Enabled() {
 		if t.ClientCA != "" {
 			r.problem(key+".tls_client_ca", "needs tls_cert and tls_key on the same listener")

@@ -55,6 +55,10 @@ func TestTLSProblems(t *testing.T) {
 		{"auth mode", listen + `tls_cert = "` + srv.Cert + `"` + "\n" + `tls_key = "` + srv.Key + `"` + "\ntls_client_auth = \"maybe\"", []string{
 			`app.toml:5:19: listen[0].tls_client_auth: must be one of require, verify_if_given; got "maybe"`,
 			`app.toml:5:19: listen[0].tls_client_auth: needs tls_client_ca, the CAs that client certificates are verified against`}},
+		{"h2c on fastcgi", listen + "protocol = \"fastcgi\"\nh2c = true", []string{
+			`app.toml:4:7: listen[0].h2c: is only for protocol "http", not "fastcgi"`}},
+		{"h2c with tls", listen + "h2c = true\n" + `tls_cert = "` + srv.Cert + `"` + "\n" + `tls_key = "` + srv.Key + `"`, []string{
+			`app.toml:3:7: listen[0].h2c: is for plain-text listeners: a TLS listener negotiates HTTP/2 by ALPN already`}},
 		{"access log atom", "[log]\naccess_log_format = '%(h)s %(x)s'", []string{
 			`app.toml:2:21: log.access_log_format: format at byte 6: unknown atom %(x)s; the atoms are ` + "h l u t r s m U q H b B f a T D M L p w" + `, %({Header}i)s and %({Header}o)s`}},
 		{"access log unbalanced", "[log]\naccess_log_format = '%(h)s %(t'", []string{

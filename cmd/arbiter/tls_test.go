@@ -83,6 +83,33 @@ func TestTLSCurlHTTP2(t *testing.T) {
 	}
 }
 
+// h2c = true on a plain listener: HTTP/2 with prior knowledge, and
+// HTTP/1.1 still.
+func TestH2C(t *testing.T) {
+	curl := needTool(t, "curl")
+	if out, _ := exec.Command(curl, "-V").Output(); !strings.Contains(string(out), "HTTP2") {
+		t.Skip("this curl has no HTTP2 feature")
+	}
+	// Off by default: a plain listener does not answer HTTP/2.
+	plain := start(t, basic)
+	out, _ := exec.Command(curl, "-sS", "--max-time", "10", "--http2-prior-knowledge", "http://"+plain.addr+"/").CombinedOutput()
+	if strings.Contains(string(out), `"http_version":"HTTP/2.0"`) {
+		t.Errorf("h2c answered without h2c = true: %s", out)
+	}
+
+	f := start(t, basic+"h2c = true\n")
+	for flag, want := range map[string]string{"--http2-prior-knowledge": "HTTP/2.0", "--http1.1": "HTTP/1.1"} {
+		out, err := exec.Command(curl, "-sS", "--max-time", "10", flag, "http://"+f.addr+"/").Output()
+		if err != nil {
+			t.Fatalf("curl %s: %v: %s", flag, err, out)
+		}
+		var r echo.Reply
+		if err := json.Unmarshal(out, &r); err != nil || r.HTTPVersion != want || r.TLS {
+			t.Errorf("curl %s: %v, %+v", flag, err, r)
+		}
+	}
+}
+
 // openssl s_client offers h2 and gets it, and sees the certificate's subject.
 func TestTLSOpenSSLALPN(t *testing.T) {
 	openssl := needTool(t, "openssl")
