@@ -354,3 +354,84 @@ processes = 1
 		}
 	}
 }
+
+// gatedBody is a request body whose first Read tells started and then
+// waits for release: under Expect: 100-continue the client reads it only
+// once the server's handler asked for the body.
+type gatedBody struct {
+	started, release chan struct{}
+	done             bool
+}
+
+func (b *gatedBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	close(b.started)
+	<-b.release
+	b.done = true
+	return copy(p, "hello"), io.EOF
+}
+
+// An HTTP/2 stream in flight when its worker starts to drain is answered by
+// that worker; the client's next request goes to the new worker over a new
+// connection (the old one got GOAWAY) without an error.
+func TestH2DrainFinishesStreams(t *testing.T) {
+	f, ca := tlsFixture(t, tlsConfig)
+	old := f.waitWorkers(1, 10*time.Second)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true,
+		ExpectContinueTimeout: time.Minute}
+	c := &http.Client{Timeout: time.Minute, Transport: tr}
+	body := &gatedBody{started: make(chan struct{}), release: make(chan struct{})}
+	req, _ := http.NewRequest("POST", "https://"+f.addr+"/", body)
+	req.ContentLength = 5
+	req.Header.Set("Expect", "100-continue")
+	type result struct {
+		r   echo.Reply
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var r echo.Reply
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		if err == nil && resp.ProtoMajor != 2 {
+			err = fmt.Errorf("served over %s", resp.Proto)
+		}
+		res <- result{r, err}
+	}()
+	select {
+	case <-body.started:
+	case r := <-res:
+		t.Fatalf("the request ended before its handler read the body: %+v", r)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no 100 Continue")
+	}
+
+	mark := f.srv.Count()
+	f.srv.Signal(syscall.SIGHUP)
+	f.srv.WaitEvent(mark, 30*time.Second, "the old worker draining", func(e proctest.Event) bool {
+		return e.Msg() == "worker stopping" && e.Int("pid") == old[0]
+	})
+	close(body.release)
+	r := <-res
+	if r.err != nil || r.r.Generation != 1 || r.r.BodyLength != 5 || r.r.HTTPVersion != "HTTP/2.0" {
+		t.Fatalf("the stream in flight across the drain: %v, %+v", r.err, r.r)
+	}
+	proctest.Eventually(t, 30*time.Second, "the old worker gone", func() bool { return !proctest.Alive(old[0]) })
+	resp, err := c.Get("https://" + f.addr + "/")
+	if err != nil {
+		t.Fatalf("the next request after the drain: %v", err)
+	}
+	var next echo.Reply
+	json.NewDecoder(resp.Body).Decode(&next)
+	resp.Body.Close()
+	if next.Generation != 2 || resp.ProtoMajor != 2 {
+		t.Errorf("the next request: generation %d over %s", next.Generation, resp.Proto)
+	}
+}
