@@ -6,7 +6,8 @@
 //
 // It builds bin/arbiter, a library-mode hello program and the net/http
 // baseline into a temporary directory (without -race), then for each app
-// (echo, hello) puts the same wrk load (-t2 -c64, keep-alive, after a short
+// (echo, hello, and hello+tls: hello over HTTPS on both servers with one
+// certificate made for the run) puts the same wrk load (-t2 -c64, keep-alive, after a short
 // warm-up) on the baseline and on arbiter with 2 workers, and prints
 // requests per second, latency, errors and the ratio arbiter / net/http
 // against a target of 0.9. It also measures how long SIGTTIN takes to
