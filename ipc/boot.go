@@ -20,6 +20,10 @@ type Listener struct {
 	Name     string `json:"name,omitempty"`
 	// ProxyProtocol: connections start with a PROXY protocol header.
 	ProxyProtocol bool `json:"proxy_protocol,omitempty"`
+	// TLS is the listener's certificate files; the worker reads them as
+	// it boots. Empty: plain text.
+	TLS config.ListenTLS `json:"tls,omitzero"`
+	H2C bool             `json:"h2c,omitempty"` // HTTP/2 with prior knowledge on a plain listener
 }
 
 // Boot is everything a worker needs besides its inherited fds.

@@ -11,28 +11,50 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/arbiter-dev/arbiter/arbiter/logging"
+	"github.com/arbiter-dev/arbiter/worker/accessfmt"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
-// accessLog writes one JSON line per request (docs/config.md, log.access_log):
+// accessLog writes one line per request (docs/config.md, log.access_log):
 // to the worker's own log when the path is "-", else to a file opened for
 // appending, which Reopen (USR1) reopens for logrotate. A nil *accessLog is off.
+//
+// Without log.access_log_format the line is a zerolog JSON line with the
+// request's fields. With one, the file gets the formatted line as it is;
+// "-" gets it as the message of a worker log line (the json preset as an
+// "access" object in it).
 type accessLog struct {
 	path   string
 	report func(msg string, err error) // into the worker's own log
 	mu     sync.Mutex
 	file   *logging.File
 	log    zerolog.Logger
+
+	format *accessfmt.Format // nil: the zerolog line
+	lines  sync.Pool         // *accessLine
 }
 
-func openAccessLog(path string, lg zerolog.Logger) (*accessLog, error) {
+// accessLine is one request's line buffer and entry, reused.
+type accessLine struct {
+	b []byte
+	e accessfmt.Entry
+}
+
+func openAccessLog(path, format string, lg zerolog.Logger) (*accessLog, error) {
+	var f *accessfmt.Format
+	if path != "" && format != "" {
+		var err error
+		if f, err = accessfmt.Compile(format); err != nil {
+			return nil, fmt.Errorf("access log format: %w", err)
+		}
+	}
 	switch path {
 	case "":
 		return nil, nil
 	case "-":
-		return &accessLog{path: path, log: lg.With().Str("log", "access").Logger()}, nil
+		return &accessLog{path: path, format: f, log: lg.With().Str("log", "access").Logger()}, nil
 	}
-	a := &accessLog{path: path, report: func(msg string, err error) {
+	a := &accessLog{path: path, format: f, report: func(msg string, err error) {
 		lg.Error().Err(err).Str("log", "access").Msg(msg)
 	}}
 	if err := a.open(); err != nil {
@@ -93,10 +115,23 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 	if a == nil {
 		return h
 	}
+	self, _ := info.Self()
+	if self.PID == 0 {
+		self.PID = os.Getpid()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
+		if a.format != nil {
+			end := time.Now()
+			a.writeFormatted(accessfmt.Entry{
+				Req: r, RespHeader: w.Header(), Status: rec.status, Bytes: rec.bytes,
+				Time: end, Duration: end.Sub(start), Worker: self.ID, PID: self.PID,
+				Listener: info.Protocol(r.Context()),
+			})
+			return
+		}
 		a.mu.Lock()
 		l := a.log
 		a.mu.Unlock()
@@ -112,6 +147,33 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 			Str("user_agent", r.UserAgent()).
 			Msg("request")
 	})
+}
+
+// writeFormatted formats e into a pooled buffer and writes it.
+func (a *accessLog) writeFormatted(e accessfmt.Entry) {
+	l, _ := a.lines.Get().(*accessLine)
+	if l == nil {
+		l = &accessLine{b: make([]byte, 0, 512)}
+	}
+	l.e = e
+	l.b = a.format.Append(l.b[:0], &l.e)
+	if a.path == "-" {
+		a.mu.Lock()
+		lg := a.log
+		a.mu.Unlock()
+		if a.format.IsJSON() {
+			lg.Info().RawJSON("access", l.b).Msg("request")
+		} else {
+			lg.Info().Msg(string(l.b))
+		}
+	} else {
+		l.b = append(l.b, '\n')
+		_, _ = lockedWriter{a}.Write(l.b)
+	}
+	l.e = accessfmt.Entry{}
+	if cap(l.b) <= 64<<10 {
+		a.lines.Put(l)
+	}
 }
 
 // recorder captures the status and the body size, and keeps Flush and

@@ -2,9 +2,11 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +88,9 @@ func (s *httpServer) connState(c net.Conn, st http.ConnState) {
 		s.open.Add(1)
 	case http.StateClosed, http.StateHijacked:
 		s.open.Add(-1)
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn() // the limit listener holds the TCP conn
+		}
 		s.mu.Lock()
 		for _, l := range s.sems {
 			l.release(c)
@@ -95,11 +100,18 @@ func (s *httpServer) connState(c net.Conn, st http.ConnState) {
 }
 
 // Serve accepts on l, at most worker_connections connections at a time.
+// With a TLSConfig it serves TLS, and HTTP/2 to clients that negotiate
+// "h2" by ALPN (net/http's own HTTP/2 server: a drain sends GOAWAY). The
+// TLS handshake happens in the connection's goroutine, within
+// read_header_timeout, so a slow handshake holds no other connection up.
 func (s *httpServer) Serve(l net.Listener) error {
 	ll := newConnLimitListener(l, s.maxConns)
 	s.mu.Lock()
 	s.sems = append(s.sems, ll)
 	s.mu.Unlock()
+	if s.srv.TLSConfig != nil {
+		return s.srv.ServeTLS(ll, "", "")
+	}
 	return s.srv.Serve(ll)
 }
 
@@ -136,6 +148,13 @@ func (w zerologWriter) Write(p []byte) (int, error) {
 	msg := string(p)
 	if n := len(msg); n > 0 && msg[n-1] == '\n' {
 		msg = msg[:n-1]
+	}
+	if strings.HasPrefix(msg, "http: TLS handshake error") && strings.HasSuffix(msg, ": EOF") {
+		// A peer that connected and left without a handshake: a TCP
+		// health check, a port scan, wrk at the end of its run. Not
+		// worth a warning per connection.
+		w.l.Debug().Msg(msg)
+		return len(p), nil
 	}
 	w.l.Warn().Msg(msg)
 	return len(p), nil

@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/tlsfiles"
 	"github.com/arbiter-dev/arbiter/ipc"
 	"github.com/arbiter-dev/arbiter/worker/forwarded"
 	"github.com/arbiter-dev/arbiter/worker/info"
@@ -91,7 +92,7 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	defer statusFile.Close()
 	status := ipc.NewWriter(statusFile)
 
-	access, err := openAccessLog(cfg.Log.AccessLog, log)
+	access, err := openAccessLog(cfg.Log.AccessLog, cfg.Log.AccessLogFormat, log)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBoot, err)
 	}
@@ -353,7 +354,23 @@ func inheritedListener(bl ipc.Listener) (net.Listener, error) {
 func newServer(bl ipc.Listener, cfg *config.Config, h http.Handler, log zerolog.Logger) (server, error) {
 	switch bl.Protocol {
 	case config.ProtoHTTP:
-		return newHTTPServer(cfg, h, bl.Protocol, log), nil
+		s := newHTTPServer(cfg, h, bl.Protocol, log)
+		if bl.TLS.Enabled() {
+			// Read now: a worker of a new generation (after a HUP)
+			// serves the files as they are when it boots.
+			tc, err := tlsfiles.Load(bl.TLS.Files(), time.Now())
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", bl.Address, err)
+			}
+			s.srv.TLSConfig = tc
+		}
+		if bl.H2C {
+			var p http.Protocols
+			p.SetHTTP1(true)
+			p.SetUnencryptedHTTP2(true)
+			s.srv.Protocols = &p
+		}
+		return s, nil
 	}
 	return newProtocolServer(bl, cfg, h, log)
 }

@@ -116,6 +116,9 @@ type Log struct {
 	Format    string `json:"format"`     // auto, json, console
 	File      string `json:"file"`       // "" = stderr
 	AccessLog string `json:"access_log"` // "" = off, "-" = the main log, else a file path
+	// AccessLogFormat is a preset name (common, combined, json) or a
+	// gunicorn-style format; "" = arbiter's structured line (docs/config.md).
+	AccessLogFormat string `json:"access_log_format"`
 }
 
 // Listen is one listening socket and the protocol spoken on it.
@@ -127,7 +130,24 @@ type Listen struct {
 	// ProxyProtocol: every connection starts with a PROXY protocol header
 	// (v1 or v2) naming the client (docs/proxies.md).
 	ProxyProtocol bool `json:"proxy_protocol"`
+	// TLS, for an http listener (docs/tls.md); empty = plain HTTP.
+	TLS ListenTLS `json:"tls"`
+	// H2C serves HTTP/2 with prior knowledge on a plain http listener,
+	// besides HTTP/1.1; off by default.
+	H2C bool `json:"h2c"`
 }
+
+// ListenTLS is a listener's certificate files, as absolute paths once
+// loaded.
+type ListenTLS struct {
+	Cert       string `json:"cert,omitempty"`        // tls_cert: PEM certificate (and chain)
+	Key        string `json:"key,omitempty"`         // tls_key: PEM private key
+	ClientCA   string `json:"client_ca,omitempty"`   // tls_client_ca: PEM CAs client certificates must chain to
+	ClientAuth string `json:"client_auth,omitempty"` // tls_client_auth: require (default with a CA) or verify_if_given
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t ListenTLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
 
 // App selects what answers requests.
 type App struct {

@@ -72,20 +72,26 @@ func rootSchema(c *Config) schema {
 
 func logSchema(l *Log) schema {
 	return schema{
-		"level":      stringKey(&l.Level),
-		"format":     stringKey(&l.Format),
-		"file":       stringKey(&l.File),
-		"access_log": stringKey(&l.AccessLog),
+		"level":             stringKey(&l.Level),
+		"format":            stringKey(&l.Format),
+		"file":              stringKey(&l.File),
+		"access_log":        stringKey(&l.AccessLog),
+		"access_log_format": stringKey(&l.AccessLogFormat),
 	}
 }
 
 func listenSchema(l *Listen) schema {
 	return schema{
-		"address":        stringKey(&l.Address),
-		"protocol":       stringKey(&l.Protocol),
-		"mode":           modeKey(&l.Mode),
-		"name":           stringKey(&l.Name),
-		"proxy_protocol": boolKey(&l.ProxyProtocol),
+		"address":         stringKey(&l.Address),
+		"protocol":        stringKey(&l.Protocol),
+		"mode":            modeKey(&l.Mode),
+		"name":            stringKey(&l.Name),
+		"tls_cert":        stringKey(&l.TLS.Cert),
+		"tls_key":         stringKey(&l.TLS.Key),
+		"tls_client_ca":   stringKey(&l.TLS.ClientCA),
+		"tls_client_auth": stringKey(&l.TLS.ClientAuth),
+		"h2c":             boolKey(&l.H2C),
+		"proxy_protocol":  boolKey(&l.ProxyProtocol),
 	}
 }
 

@@ -215,7 +215,9 @@ func resolvePaths(c *Config, base string) {
 		resolveApp(&c.Mounts[i].App, base)
 	}
 	for i := range c.Listen {
-		c.Listen[i].Address = resolveAddress(base, c.Listen[i].Address)
+		l := &c.Listen[i]
+		l.Address = resolveAddress(base, l.Address)
+		l.TLS.Cert, l.TLS.Key, l.TLS.ClientCA = resolve(base, l.TLS.Cert), resolve(base, l.TLS.Key), resolve(base, l.TLS.ClientCA)
 	}
 }
 

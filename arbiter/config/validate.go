@@ -87,6 +87,7 @@ func validate(c *Config, r reporter) {
 	if c.Log.AccessLog != "-" {
 		absPath(r, "log.access_log", c.Log.AccessLog)
 	}
+	validateAccessLogFormat(c.Log, r)
 
 	validateProcess(c, r)
 	validateListen(c.Listen, r)
@@ -119,6 +120,7 @@ func validateListen(ls []Listen, r reporter) {
 		case l.Mode != 0 && !strings.HasPrefix(l.Address, "unix:"):
 			r.problem(key+".mode", "is only valid for unix: addresses")
 		}
+		validateTLS(l, key, r)
 	}
 }
 

@@ -36,7 +36,7 @@ func (m *Master) spawn() error {
 	for i, l := range m.listeners {
 		boot.Listeners = append(boot.Listeners, ipc.Listener{
 			FD: fdFirstListen + i, Address: l.Addr, Protocol: l.Spec.Protocol, Name: l.Spec.Name,
-			ProxyProtocol: l.Spec.ProxyProtocol,
+			ProxyProtocol: l.Spec.ProxyProtocol, TLS: l.Spec.TLS, H2C: l.Spec.H2C,
 		})
 	}
 	env, err := workerEnv(&boot, m.desired)

@@ -6,7 +6,8 @@
 //
 // It builds bin/arbiter, a library-mode hello program and the net/http
 // baseline into a temporary directory (without -race), then for each app
-// (echo, hello) puts the same wrk load (-t2 -c64, keep-alive, after a short
+// (echo, hello, and hello+tls: hello over HTTPS on both servers with one
+// certificate made for the run) puts the same wrk load (-t2 -c64, keep-alive, after a short
 // warm-up) on the baseline and on arbiter with 2 workers, and prints
 // requests per second, latency, errors and the ratio arbiter / net/http
 // against a target of 0.9. It also measures how long SIGTTIN takes to
@@ -114,10 +115,17 @@ func run(duration time.Duration) (code int) {
 		duration: duration, warmup: e.warmup, cpus: runtime.NumCPU(), loadavg: loadAverage(),
 		start: time.Now(),
 	}
-	for _, app := range []string{handlers.EchoName, handlers.HelloName} {
-		r, err := e.measureApp(ctx, app)
+	certs, err := newTLSFiles(dir)
+	if err != nil {
+		return fail(err)
+	}
+	for _, sc := range []struct {
+		app string
+		tls *tlsFiles
+	}{{handlers.EchoName, nil}, {handlers.HelloName, nil}, {handlers.HelloName, certs}} {
+		r, err := e.measureApp(ctx, sc.app, sc.tls)
 		if err != nil {
-			return fail(fmt.Errorf("%s: %w", app, err))
+			return fail(fmt.Errorf("%s: %w", sc.app, err))
 		}
 		rep.apps = append(rep.apps, r)
 	}
@@ -143,13 +151,17 @@ type appResult struct {
 	ttin       []time.Duration // SIGTTIN to "worker ready", in order
 }
 
-// measureApp loads the baseline, then arbiter, with app; each server is
-// stopped before the next starts, so that they never compete.
-func (e *env) measureApp(ctx context.Context, app string) (r appResult, err error) {
+// measureApp loads the baseline, then arbiter, with app, over HTTPS with
+// the same certificate when t is set; each server is stopped before the
+// next starts, so that they never compete.
+func (e *env) measureApp(ctx context.Context, app string, t *tlsFiles) (r appResult, err error) {
 	r.app = app
+	if t != nil {
+		r.app += "+tls"
+	}
 
-	progress("%s: net/http baseline: warm-up %v, then %v of load", app, e.warmup, e.duration)
-	b, err := startBaseline(ctx, e.ps, e.bins.baseline, app)
+	progress("%s: net/http baseline: warm-up %v, then %v of load", r.app, e.warmup, e.duration)
+	b, err := startBaseline(ctx, e.ps, e.bins.baseline, app, t)
 	if err != nil {
 		if b != nil {
 			b.stop(ctx, e.ps)
@@ -157,7 +169,7 @@ func (e *env) measureApp(ctx context.Context, app string) (r appResult, err erro
 		return r, err
 	}
 	r.gomaxprocs = b.gomaxprocs
-	r.base, err = e.load(ctx, b.addr, app, func() []int { return []int{b.p.pid()} })
+	r.base, err = e.load(ctx, b.addr, app, t, func() []int { return []int{b.p.pid()} })
 	if err == nil {
 		err = idle(ctx)
 	}
@@ -169,19 +181,19 @@ func (e *env) measureApp(ctx context.Context, app string) (r appResult, err erro
 		return r, fmt.Errorf("net/http baseline: %w", err)
 	}
 
-	progress("%s: arbiter, %d workers: warm-up %v, then %v of load", app, arbiterWorkers, e.warmup, e.duration)
+	progress("%s: arbiter, %d workers: warm-up %v, then %v of load", r.app, arbiterWorkers, e.warmup, e.duration)
 	bin := e.bins.arbiter
 	if app == handlers.HelloName {
 		bin = e.bins.hello
 	}
-	a, err := startArbiter(ctx, e.ps, bin, e.dir, app)
+	a, err := startArbiter(ctx, e.ps, bin, e.dir, app, t)
 	if a != nil {
 		defer a.stop(ctx, e.ps)
 	}
 	if err != nil {
 		return r, fmt.Errorf("arbiter: %w", err)
 	}
-	if r.arb, err = e.load(ctx, a.addr, app, a.pids); err != nil {
+	if r.arb, err = e.load(ctx, a.addr, app, t, a.pids); err != nil {
 		return r, fmt.Errorf("arbiter: %w", err)
 	}
 	if err := idle(ctx); err != nil {
@@ -200,7 +212,7 @@ func (e *env) measureApp(ctx context.Context, app string) (r appResult, err erro
 			return r, fmt.Errorf("arbiter worker %d: %w", id, err)
 		}
 	}
-	progress("%s: arbiter: SIGTTIN %d times", app, ttinRounds)
+	progress("%s: arbiter: SIGTTIN %d times", r.app, ttinRounds)
 	if r.ttin, err = a.ttin(ctx, ttinRounds); err != nil {
 		return r, fmt.Errorf("arbiter: TTIN: %w", err)
 	}
@@ -216,18 +228,18 @@ type measurement struct {
 
 // load checks that addr serves app, warms it up, then measures it. pids
 // returns the server's processes, for its CPU time.
-func (e *env) load(ctx context.Context, addr, app string, pids func() []int) (measurement, error) {
-	if err := checkResponse(ctx, addr, app); err != nil {
+func (e *env) load(ctx context.Context, addr, app string, t *tlsFiles, pids func() []int) (measurement, error) {
+	if err := checkResponse(ctx, addr, app, t); err != nil {
 		return measurement{}, err
 	}
-	if _, err := e.wrk.run(ctx, addr, e.warmup); err != nil {
+	if _, err := e.wrk.run(ctx, t.url(addr), e.warmup); err != nil {
 		return measurement{}, fmt.Errorf("warm-up: %w", err)
 	}
 	before, err := takeSnap(pids())
 	if err != nil {
 		return measurement{}, err
 	}
-	res, err := e.wrk.run(ctx, addr, e.duration)
+	res, err := e.wrk.run(ctx, t.url(addr), e.duration)
 	if err != nil {
 		return measurement{}, err
 	}

@@ -30,7 +30,7 @@ func (rep report) print(w io.Writer) {
 	fmt.Fprintf(w, "arbiter: %d workers on 127.0.0.1; net/http: one process, GOMAXPROCS=%d, same handler\n\n",
 		arbiterWorkers, gmp)
 
-	const row = "%-6s %-9s %9s %9s %9s %7s %8s %6s  %s\n"
+	const row = "%-9s %-9s %9s %9s %9s %7s %8s %6s  %s\n"
 	fmt.Fprintf(w, row, "app", "server", "req/s", "p50", "p99", "errors", "srv CPU", "other", "arbiter / net/http")
 	worst := 0.0
 	for _, a := range rep.apps {
@@ -56,7 +56,7 @@ func (rep report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nSIGTTIN to the new worker's \"worker ready\" in the master's log (%d times):\n", ttinRounds)
 	for _, a := range rep.apps {
 		med, hi := medianMax(a.ttin)
-		fmt.Fprintf(w, "  %-6s median %s, max %s\n", a.app, latency(med), latency(hi))
+		fmt.Fprintf(w, "  %-9s median %s, max %s\n", a.app, latency(med), latency(hi))
 	}
 
 	fmt.Fprintf(w, "\nRSS (VmRSS), idle %v after the load:\n", idleBeforeRSS)
@@ -65,7 +65,7 @@ func (rep report) print(w io.Writer) {
 		for _, id := range sortedKeys(a.workerRSS) {
 			ws = append(ws, fmt.Sprintf("worker %d %s", id, mib(a.workerRSS[id])))
 		}
-		fmt.Fprintf(w, "  %-6s arbiter master %s, %s; net/http process %s\n",
+		fmt.Fprintf(w, "  %-9s arbiter master %s, %s; net/http process %s\n",
 			a.app, mib(a.masterRSS), strings.Join(ws, ", "), mib(a.baseRSS))
 	}
 	fmt.Fprintf(w, "\nmeasured in %v\n", rep.elapsed.Round(time.Second))

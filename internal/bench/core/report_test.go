@@ -95,10 +95,10 @@ func TestReportPrint(t *testing.T) {
 	}
 	for _, want := range []string{
 		"nothing pinned", "GOMAXPROCS=2",
-		"echo   net/http     100000    0.80ms    7.00ms       0     0.95     2%",
-		"echo   arbiter       80000    0.70ms    5.00ms       2     1.10    25%  0.80 MISS",
+		"echo      net/http     100000    0.80ms    7.00ms       0     0.95     2%",
+		"echo      arbiter       80000    0.70ms    5.00ms       2     1.10    25%  0.80 MISS",
 		"WARNING: other processes used up to 25% of the CPUs",
-		"echo   median 4.00ms, max 5.00ms",
+		"echo      median 4.00ms, max 5.00ms",
 		"master 10.0 MiB, worker 1 16.0 MiB, worker 2 17.0 MiB; net/http process 15.0 MiB",
 	} {
 		if !strings.Contains(out, want) {

@@ -34,7 +34,7 @@ type arbiterServer struct {
 // arbiterConfig is the config file of the measured fleet: 2 workers on a
 // port the kernel picks, the app, everything else at its default (no
 // access log).
-func arbiterConfig(app string) string {
+func arbiterConfig(app string, t *tlsFiles) string {
 	typ := "echo"
 	if app == handlers.HelloName {
 		typ = "go"
@@ -48,19 +48,19 @@ format = "json"
 [[listen]]
 address = "127.0.0.1:0"
 protocol = "http"
-
+%s
 [app]
 type = %q
-`, arbiterWorkers, typ)
+`, arbiterWorkers, t.listenKeys(), typ)
 }
 
 // startArbiter writes the config for app into dir and starts `bin run` on
 // it, then waits until the first generation is ready and the listening
 // address is known. The master's stderr (its JSON log, and its workers')
 // goes to a logBook.
-func startArbiter(ctx context.Context, ps *procSet, bin, dir, app string) (*arbiterServer, error) {
+func startArbiter(ctx context.Context, ps *procSet, bin, dir, app string, t *tlsFiles) (*arbiterServer, error) {
 	path := filepath.Join(dir, app+".toml")
-	if err := os.WriteFile(path, []byte(arbiterConfig(app)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(arbiterConfig(app, t)), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
 	r, w, err := os.Pipe()
@@ -184,12 +184,16 @@ type baselineServer struct {
 
 // startBaseline starts the baseline binary with GOMAXPROCS set to the
 // number of CPUs and waits for its "listening on" line.
-func startBaseline(ctx context.Context, ps *procSet, bin, app string) (*baselineServer, error) {
+func startBaseline(ctx context.Context, ps *procSet, bin, app string, t *tlsFiles) (*baselineServer, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("stdout pipe: %w", err)
 	}
-	cmd := exec.Command(bin, "-app", app, "-addr", "127.0.0.1:0")
+	args := []string{"-app", app, "-addr", "127.0.0.1:0"}
+	if t != nil {
+		args = append(args, "-tls-cert", t.pair.Cert, "-tls-key", t.pair.Key)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(withoutEnv(os.Environ(), "GOMAXPROCS"), "GOMAXPROCS="+strconv.Itoa(runtime.NumCPU()))
 	cmd.Stdout = w
 	cmd.Stderr = os.Stderr
@@ -243,14 +247,14 @@ next:
 // checkResponse makes one request and checks that app answered: status 200
 // and the body app writes. It catches a benchmark of the wrong thing (an
 // error page answered fast).
-func checkResponse(ctx context.Context, addr, app string) error {
+func checkResponse(ctx context.Context, addr, app string, t *tlsFiles) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url(addr), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := t.httpClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("check request: %w", err)
 	}

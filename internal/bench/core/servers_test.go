@@ -19,7 +19,7 @@ import (
 func TestArbiterConfigIsValid(t *testing.T) {
 	for _, tt := range []struct{ app, typ string }{{handlers.EchoName, config.AppEcho}, {handlers.HelloName, config.AppGo}} {
 		path := filepath.Join(t.TempDir(), "app.toml")
-		if err := os.WriteFile(path, []byte(arbiterConfig(tt.app)), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(arbiterConfig(tt.app, nil)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := config.Load(path, config.Overrides{})
@@ -41,7 +41,7 @@ func TestCheckResponseRejectsWrongAnswers(t *testing.T) {
 	for _, srv := range []*httptest.Server{notFound, other} {
 		addr := strings.TrimPrefix(srv.URL, "http://")
 		for _, app := range []string{handlers.EchoName, handlers.HelloName} {
-			if err := checkResponse(context.Background(), addr, app); err == nil {
+			if err := checkResponse(context.Background(), addr, app, nil); err == nil {
 				t.Errorf("%s: checkResponse accepted %s", app, srv.URL)
 			}
 		}
@@ -64,7 +64,7 @@ func TestWrkSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := wk.run(context.Background(), strings.TrimPrefix(srv.URL, "http://"), time.Second)
+	r, err := wk.run(context.Background(), srv.URL+"/", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +94,20 @@ func TestServersEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, app := range []string{handlers.EchoName, handlers.HelloName} {
-		b, err := startBaseline(ctx, ps, bins.baseline, app)
+	certs, err := newTLSFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []struct {
+		app string
+		t   *tlsFiles
+	}{{handlers.EchoName, nil}, {handlers.HelloName, nil}, {handlers.HelloName, certs}} {
+		app, tf := sc.app, sc.t
+		b, err := startBaseline(ctx, ps, bins.baseline, app, tf)
 		if err != nil {
 			t.Fatalf("%s baseline: %v", app, err)
 		}
-		if err := checkResponse(ctx, b.addr, app); err != nil {
+		if err := checkResponse(ctx, b.addr, app, tf); err != nil {
 			t.Errorf("%s baseline: %v", app, err)
 		}
 		if b.gomaxprocs < 1 {
@@ -117,11 +125,11 @@ func TestServersEndToEnd(t *testing.T) {
 		if app == handlers.HelloName {
 			bin = bins.hello
 		}
-		a, err := startArbiter(ctx, ps, bin, dir, app)
+		a, err := startArbiter(ctx, ps, bin, dir, app, tf)
 		if err != nil {
 			t.Fatalf("%s arbiter: %v", app, err)
 		}
-		if err := checkResponse(ctx, a.addr, app); err != nil {
+		if err := checkResponse(ctx, a.addr, app, tf); err != nil {
 			t.Errorf("%s arbiter: %v", app, err)
 		}
 		pids := a.workerPIDs()

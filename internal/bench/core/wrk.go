@@ -107,16 +107,16 @@ func newWrk(ps *procSet, dir string) (*wrk, error) {
 	return &wrk{bin: bin, script: script, ps: ps}, nil
 }
 
-// run puts load on http://addr/ for d, over keep-alive connections, and
+// run puts load on url for d, over keep-alive connections, and
 // returns wrk's summary. wrk is killed if it has not finished 15 s after d.
-func (w *wrk) run(ctx context.Context, addr string, d time.Duration) (wrkResult, error) {
+func (w *wrk) run(ctx context.Context, url string, d time.Duration) (wrkResult, error) {
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+15*time.Second)
 	defer cancel()
 	cmd := exec.Command(w.bin,
 		"-t"+strconv.Itoa(wrkThreads), "-c"+strconv.Itoa(wrkConnections),
 		"-d"+strconv.Itoa(secs)+"s", "--timeout", "5s", "-s", w.script,
-		"http://"+addr+"/")
+		url)
 	out, err := w.ps.output(ctx, "wrk", cmd)
 	if err != nil {
 		return wrkResult{}, err

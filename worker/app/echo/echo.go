@@ -27,6 +27,10 @@ type Reply struct {
 	PID        int                 `json:"pid"`
 	Worker     int                 `json:"worker"`
 	Generation int                 `json:"generation"`
+	// HTTPVersion is r.Proto ("HTTP/1.1", "HTTP/2.0"); TLS is whether
+	// r.TLS is set (the request came over a TLS listener).
+	HTTPVersion string `json:"http_version"`
+	TLS         bool   `json:"tls"`
 }
 
 // Handler answers every request with a Reply. It reads the whole body to
@@ -51,6 +55,7 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host,
 		RemoteAddr: r.RemoteAddr, Headers: r.Header, BodyLength: n,
 		Protocol: info.Protocol(r.Context()), Scheme: info.Scheme(r), PID: wk.PID, Worker: wk.ID, Generation: wk.Generation,
+		HTTPVersion: r.Proto, TLS: r.TLS != nil,
 	}
 	body, err := json.Marshal(rep)
 	if err != nil {

@@ -1,8 +1,10 @@
 // Command baseline is the single-process net/http server bench-core
 // compares arbiter with: one process, one http.Server, the same handler.
 //
-//	baseline -app echo|hello -addr 127.0.0.1:0
+//	baseline -app echo|hello -addr 127.0.0.1:0 [-tls-cert F -tls-key F]
 //
+// With -tls-cert and -tls-key it serves HTTPS (http.Server.ServeTLS, which
+// offers h2 and http/1.1 by ALPN, as an arbiter worker does).
 // It prints "listening on HOST:PORT" on stdout once it accepts, and on
 // SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 // 5 s) and exits 0. It uses arbiter's default timeouts, tags requests with
@@ -31,14 +33,16 @@ import (
 func main() {
 	app := flag.String("app", handlers.EchoName, "application: echo or hello")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	cert := flag.String("tls-cert", "", "serve HTTPS with this PEM certificate")
+	key := flag.String("tls-key", "", "and this PEM key")
 	flag.Parse()
-	if err := run(*app, *addr); err != nil {
+	if err := run(*app, *addr, *cert, *key); err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
 }
 
-func run(app, addr string) error {
+func run(app, addr, cert, key string) error {
 	h, err := handlers.ByName(app)
 	if err != nil {
 		return err
@@ -58,7 +62,13 @@ func run(app, addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() {
+		if cert != "" {
+			served <- srv.ServeTLS(l, cert, key)
+			return
+		}
+		served <- srv.Serve(l)
+	}()
 	fmt.Printf("listening on %s (GOMAXPROCS %d)\n", l.Addr(), runtime.GOMAXPROCS(0))
 
 	select {
