@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/control"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
 	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
 	"github.com/arbiter-dev/arbiter/worker"
@@ -28,6 +29,8 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("%w: static app: no such directory", worker.ErrAppLoad), ExitAppLoad},
 		{wrapBoot(errors.New("no boot document")), ExitWorkerBoot},
 		{loggedError{fmt.Errorf("%w: x", master.ErrListen)}, ExitListen},
+		{commandFailed{errors.New("reload refused: config invalid")}, ExitFailed},
+		{fmt.Errorf("%w on control socket /x: connection refused", control.ErrUnreachable), ExitNoMaster},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {

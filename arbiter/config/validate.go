@@ -74,6 +74,7 @@ func validate(c *Config, r reporter) {
 	}
 
 	validateProcess(c, r)
+	validateScaling(c, r)
 	validateListen(c.Listen, r)
 	validateApp(&c.App, "app", r)
 	validateMounts(c.Mounts, r)
