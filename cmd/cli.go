@@ -27,7 +27,7 @@ func Main(app worker.App) {
 // Run runs the command line and returns the exit code.
 func Run(args []string, app worker.App, stdout, stderr io.Writer) int {
 	c := newApp(app, stdout, stderr)
-	err := c.Run(args)
+	err := c.Run(negativeScale(args))
 	if err != nil {
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) && exit.ExitCode() == 0 {

@@ -90,6 +90,28 @@ func controlCommands() []*cli.Command {
 	}
 }
 
+// negativeScale lets `arbiter scale -2` mean two workers less: the flag
+// parser would take "-2" for a flag, so the number moves behind a "--" at
+// the end of the command line.
+func negativeScale(args []string) []string {
+	for i, a := range args {
+		if a == "--" {
+			return args
+		}
+		if a != "scale" {
+			continue
+		}
+		for j := i + 1; j < len(args) && args[j] != "--"; j++ {
+			if n := args[j]; len(n) > 1 && n[0] == '-' && strings.Trim(n[1:], "0123456789") == "" {
+				out := append(append([]string(nil), args[:j]...), args[j+1:]...)
+				return append(out, "--", n)
+			}
+		}
+		return args
+	}
+	return args
+}
+
 func noArgs(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return usageError{fmt.Errorf("%s takes no arguments", c.Command.Name)}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
@@ -39,5 +40,21 @@ func TestExitCode(t *testing.T) {
 	}
 	if ExitWorkerBoot != 3 || ExitAppLoad != 4 {
 		t.Fatal("worker exit codes must stay gunicorn's 3 and 4 (docs/signals.md)")
+	}
+}
+
+func TestNegativeScale(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"arbiter scale -2", "arbiter scale -- -2"},
+		{"arbiter scale -c a.toml -1", "arbiter scale -c a.toml -- -1"},
+		{"arbiter scale -1 -c a.toml", "arbiter scale -c a.toml -- -1"},
+		{"arbiter scale +1", "arbiter scale +1"},
+		{"arbiter status -c a.toml", "arbiter status -c a.toml"},
+		{"arbiter scale -- -3", "arbiter scale -- -3"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(negativeScale(strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("%q → %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

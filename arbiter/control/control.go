@@ -72,11 +72,15 @@ func Call(path string, req Request, timeout time.Duration) (Reply, error) {
 	if err != nil {
 		return r, fmt.Errorf("control request: %w", err)
 	}
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return r, fmt.Errorf("control socket %s: send: %w", path, err)
-	}
+	// A refused peer gets its reply before the master reads the request,
+	// and may find the connection closed when it sends: read the reply
+	// even then.
+	_, werr := c.Write(append(b, '\n'))
 	line, err := bufio.NewReaderSize(c, 64<<10).ReadBytes('\n')
-	if err != nil {
+	switch {
+	case err != nil && werr != nil:
+		return r, fmt.Errorf("control socket %s: send: %w", path, werr)
+	case err != nil:
 		return r, fmt.Errorf("control socket %s: no reply (%s): %w", path, req.Command, err)
 	}
 	if err := json.Unmarshal(line, &r); err != nil {
@@ -214,7 +218,7 @@ func (s *Server) serveConn(c *net.UnixConn) {
 		send(Reply{Error: "bad request: " + err.Error()})
 		return
 	}
-	s.log.Info().Str("command", req.Command).Uint32("peer_uid", cred.Uid).Int32("peer_pid", cred.Pid).Msg("control command")
+	s.log.Info().Str("command", req.Command).Str("workers", req.Workers).Bool("fast", req.Fast).Uint32("peer_uid", cred.Uid).Int32("peer_pid", cred.Pid).Msg("control command")
 	send(s.handle(req, s.done))
 }
 
