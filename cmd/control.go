@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,10 +49,11 @@ func controlCommands() []*cli.Command {
 					return err
 				}
 				if c.Bool("json") {
-					var v any
-					_ = json.Unmarshal(r.Status, &v)
-					b, _ := json.MarshalIndent(v, "", "  ")
-					fmt.Fprintf(c.App.Writer, "%s\n", b)
+					var b bytes.Buffer
+					if err := json.Indent(&b, r.Status, "", "  "); err != nil {
+						return fmt.Errorf("status: bad reply: %w", err)
+					}
+					fmt.Fprintf(c.App.Writer, "%s\n", b.Bytes())
 					return nil
 				}
 				var s master.Snapshot
@@ -166,14 +168,14 @@ func socketPath(c *cli.Context) (string, error) {
 		return p, nil
 	}
 	if p := c.String("config"); p != "" {
-		cfg, err := config.Load(p, config.Overrides{})
+		path, err := config.FindControlSocket(p, os.Getenv, os.Getuid())
 		if err != nil {
 			return "", err
 		}
-		if cfg.ControlSocket == "" {
-			return "", usageError{fmt.Errorf("%s turns the control socket off (control_socket = \"\")", cfg.Path)}
+		if path == "" {
+			return "", usageError{fmt.Errorf("%s turns the control socket off (control_socket = \"\")", p)}
 		}
-		return cfg.ControlSocket, nil
+		return path, nil
 	}
 	return config.ControlSocketPath("", "", os.Getenv, os.Getuid()), nil
 }

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // ControlSocketPath is the control socket's path when the file does not set
@@ -78,3 +82,32 @@ func validateScaling(c *Config, r reporter) {
 // Dynamic reports whether the worker count moves between WorkersMin and
 // WorkersMax.
 func (c *Config) Dynamic() bool { return c.WorkersMax > 0 }
+
+// FindControlSocket returns the control socket of the config file at path
+// without validating the rest of it, so that a client finds a master whose
+// file has since been edited into one a reload would refuse: only the
+// pidfile and control_socket keys are read (relative paths against the
+// file's directory), then ControlSocketPath applies. "" means the file
+// turns the socket off.
+func FindControlSocket(path string, getenv func(string) string, uid int) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrRead, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrRead, err)
+	}
+	var doc struct {
+		Pidfile       string  `toml:"pidfile"`
+		ControlSocket *string `toml:"control_socket"`
+	}
+	if err := toml.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &doc); err != nil {
+		return "", Errors{syntaxProblem(path, err)}
+	}
+	base := filepath.Dir(abs)
+	if doc.ControlSocket != nil {
+		return resolve(base, *doc.ControlSocket), nil
+	}
+	return ControlSocketPath(abs, resolve(base, doc.Pidfile), getenv, uid), nil
+}

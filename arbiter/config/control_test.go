@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,5 +82,45 @@ func TestScalingProblems(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%q:\ngot  %v\nwant %s", tt.toml, err, tt.want)
 		}
+	}
+}
+
+// A client finds the socket of a file a reload would refuse.
+func TestFindControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "app.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	none := func(string) string { return "" }
+	p := write("workers = 0\npidfile = \"run/app.pid\"\n")
+	if got, err := FindControlSocket(p, none, 0); err != nil || got != filepath.Join(dir, "run/app.ctl") {
+		t.Errorf("with a pidfile: %q %v", got, err)
+	}
+	p = write("bogus = 1\ncontrol_socket = \"ctl.sock\"\n")
+	if got, err := FindControlSocket(p, none, 0); err != nil || got != filepath.Join(dir, "ctl.sock") {
+		t.Errorf("control_socket: %q %v", got, err)
+	}
+	p = write("control_socket = \"\"\n")
+	if got, err := FindControlSocket(p, none, 0); err != nil || got != "" {
+		t.Errorf("off: %q %v", got, err)
+	}
+	p = write("workers = 2\n")
+	if got, _ := FindControlSocket(p, none, 0); got != ControlSocketPath(p, "", none, 0) {
+		t.Errorf("default: %q", got)
+	}
+	// The same path Load gives.
+	c, err := Load(p, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := FindControlSocket(p, os.Getenv, os.Getuid()); got != c.ControlSocket {
+		t.Errorf("FindControlSocket %q, Load %q", got, c.ControlSocket)
+	}
+	if _, err := FindControlSocket(write("workers = "), none, 0); err == nil {
+		t.Error("a syntax error is not reported")
 	}
 }

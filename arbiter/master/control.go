@@ -226,7 +226,7 @@ func (m *Master) waitScale(wait func(string, func() (control.Reply, bool)) *wait
 			}
 		}
 		if active == n && ready == n {
-			return control.Reply{OK: true, Message: fmt.Sprintf("%d workers ready", n)}, true
+			return control.Reply{OK: true, Message: fmt.Sprintf("%d %s ready", n, map[bool]string{true: "worker", false: "workers"}[n == 1])}, true
 		}
 		return control.Reply{}, false
 	})

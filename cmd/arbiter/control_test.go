@@ -139,7 +139,7 @@ func TestControlReload(t *testing.T) {
 	}
 	sock := filepath.Join(f.dir, "app.ctl")
 	f.write(controlConfig + "workers = 0\n")
-	errs := ctlFails(t, "reload refused", "reload", "--socket", sock)
+	errs := ctlFails(t, "reload refused", "reload", "-c", f.cfg) // the client finds the socket in a file the master refuses
 	if !strings.Contains(errs, "app.toml:") {
 		t.Errorf("the refusal does not name the file: %q", errs)
 	}
@@ -157,7 +157,7 @@ func TestControlScale(t *testing.T) {
 		t.Fatalf("scale +1: %q", out)
 	}
 	f.waitWorkers(3, 15*time.Second)
-	if out := ctlOK(t, "scale", "-c", f.cfg, "-2"); !strings.Contains(out, "1 workers ready") {
+	if out := ctlOK(t, "scale", "-c", f.cfg, "-2"); !strings.Contains(out, "1 worker ready") {
 		t.Fatalf("scale -2: %q", out)
 	}
 	f.waitWorkers(1, 15*time.Second)
