@@ -218,7 +218,11 @@ func (s *Server) serveConn(c *net.UnixConn) {
 		send(Reply{Error: "bad request: " + err.Error()})
 		return
 	}
-	s.log.Info().Str("command", req.Command).Str("workers", req.Workers).Bool("fast", req.Fast).Uint32("peer_uid", cred.Uid).Int32("peer_pid", cred.Pid).Msg("control command")
+	ev := s.log.Info()
+	if req.Command == CmdStatus { // scripts poll it
+		ev = s.log.Debug()
+	}
+	ev.Str("command", req.Command).Str("workers", req.Workers).Bool("fast", req.Fast).Uint32("peer_uid", cred.Uid).Int32("peer_pid", cred.Pid).Msg("control command")
 	send(s.handle(req, s.done))
 }
 
