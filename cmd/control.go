@@ -182,7 +182,7 @@ func socketPath(c *cli.Context) (string, error) {
 
 // printStatus writes the status tables a person reads.
 func printStatus(w io.Writer, s *master.Snapshot) {
-	fleet := fmt.Sprintf("%d workers", s.Desired)
+	fleet := fmt.Sprintf("%d %s", s.Desired, map[bool]string{true: "worker", false: "workers"}[s.Desired == 1])
 	if s.WorkersMax > 0 {
 		fleet += fmt.Sprintf(" (dynamic, %d..%d)", s.WorkersMin, s.WorkersMax)
 	}

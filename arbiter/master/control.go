@@ -129,6 +129,7 @@ func (m *Master) onCommand(c command) {
 	}
 	switch c.req.Command {
 	case control.CmdStatus:
+		m.scale.queues = sampleQueues(m.listeners) // fresh, and there before the first tick
 		m.publish()
 		b, err := json.Marshal(m.snapshot.Load())
 		if err != nil {
