@@ -16,23 +16,25 @@ import (
 // arbiter_scaling_decisions_total.
 const (
 	reasonAcceptQueue = "accept_queue" // a listener's accept queue is not empty
-	reasonAllBusy     = "all_busy"     // every ready worker is at its capacity
-	reasonIdle        = "idle"         // no sign of load for scale_down_after
+	reasonAllBusy     = "all_busy"     // the requests in flight fill every ready worker's capacity
+	reasonIdle        = "idle"         // the load fitted in one worker less for scale_down_after
 	reasonCommand     = "command"      // arbiter scale, TTIN, TTOU
 )
 
 // scaleInput is what the autoscaler looks at, sampled every tick.
 type scaleInput struct {
-	Now            time.Time
-	Desired        int
-	Min, Max       int
-	Ready          int           // ready active workers of the current generation
-	Settled        bool          // no reload, no booting worker, no upgrade: the fleet is what was asked
-	Busy           int           // ready workers whose in-flight requests reach their capacity
-	Queued         int           // connections waiting in the TCP listeners' accept queues
-	LastLoad       time.Time     // when a scale-up sign was last seen
-	LastChange     time.Time     // when the wanted count last changed
-	ScaleDownAfter time.Duration // quiet time before one worker less
+	Now      time.Time
+	Desired  int
+	Min, Max int
+	Settled  bool // no reload, no booting worker, no upgrade: the fleet is what was asked
+	Ready    int  // ready active workers of the current generation
+	InFlight int  // requests in flight on them, as of their last heartbeats
+	Capacity int  // requests one worker runs at once (workerCapacity)
+	Queued   int  // connections waiting in the TCP listeners' accept queues
+	// LastBusy is when the fleet was last not quiet; LastChange when the
+	// wanted count last changed.
+	LastBusy, LastChange time.Time
+	ScaleDownAfter       time.Duration // quiet time before one worker less
 }
 
 // scaleDecision is one worker more (+1), less (-1) or none (0), and why.
@@ -41,26 +43,35 @@ type scaleDecision struct {
 	Reason string
 }
 
-// loaded reports whether in shows a scale-up sign: a connection waits in an
-// accept queue (the workers do not accept as fast as clients connect), or
-// every ready worker is at its capacity.
+// loaded reports a scale-up sign: a connection waits in an accept queue
+// (the workers do not accept as fast as clients connect), or the requests
+// in flight fill the ready workers' capacity. The sum counts, not each
+// worker: connections do not spread evenly (a keep-alive client stays
+// with the worker that accepted it), and a fleet with one worker idle and
+// the others over capacity needs more workers for its new connections.
 func (in scaleInput) loaded() (bool, string) {
 	switch {
 	case in.Queued > 0:
 		return true, reasonAcceptQueue
-	case in.Ready > 0 && in.Busy >= in.Ready:
+	case in.Ready > 0 && in.InFlight >= in.Capacity*in.Ready:
 		return true, reasonAllBusy
 	}
 	return false, ""
+}
+
+// quiet reports whether the load fits in one worker less: nothing queued,
+// and the requests in flight within the capacity of Ready-1 workers.
+func (in scaleInput) quiet() bool {
+	return in.Queued == 0 && in.InFlight <= in.Capacity*(in.Ready-1)
 }
 
 // decideScale is the autoscaler's rule (a pure function; scale_test.go
 // has its table). Nothing moves while the fleet is not settled: a worker
 // added for a queue needs to boot before the queue can say whether it was
 // enough. Otherwise: one worker more on a scale-up sign, below Max; one
-// less once neither a sign nor a change was seen for ScaleDownAfter, above
-// Min. Each step restarts the quiet period, so the fleet shrinks by one
-// per ScaleDownAfter.
+// less, above Min, once the fleet has been quiet, with no change of the
+// count, for ScaleDownAfter. Each step restarts the wait, so the fleet
+// shrinks by one per ScaleDownAfter.
 func decideScale(in scaleInput) scaleDecision {
 	if in.Max == 0 || !in.Settled || in.Desired == 0 { // fixed, moving, or stopped by WINCH
 		return scaleDecision{}
@@ -71,11 +82,11 @@ func decideScale(in scaleInput) scaleDecision {
 		}
 		return scaleDecision{}
 	}
-	quietSince := in.LastChange
-	if in.LastLoad.After(quietSince) {
-		quietSince = in.LastLoad
+	since := in.LastChange
+	if in.LastBusy.After(since) {
+		since = in.LastBusy
 	}
-	if in.Desired > in.Min && in.Now.Sub(quietSince) >= in.ScaleDownAfter {
+	if in.Desired > in.Min && in.quiet() && in.Now.Sub(since) >= in.ScaleDownAfter {
 		return scaleDecision{-1, reasonIdle}
 	}
 	return scaleDecision{}
@@ -84,7 +95,7 @@ func decideScale(in scaleInput) scaleDecision {
 // scaler is the autoscaler's state, owned by the loop.
 type scaler struct {
 	queues     []listenerQueue
-	lastLoad   time.Time
+	lastBusy   time.Time // the last tick that was not quiet
 	lastChange time.Time
 	decisions  map[[2]string]uint64 // {direction, reason} → count
 }
@@ -149,9 +160,8 @@ func (m *Master) scaleTick() {
 		m.scale.lastChange = now
 	}
 	in := scaleInput{Now: now, Desired: m.desired, Min: m.cfg.WorkersMin, Max: m.cfg.WorkersMax,
-		LastChange: m.scale.lastChange, ScaleDownAfter: m.cfg.ScaleDownAfter,
+		Capacity: workerCapacity(m.cfg), LastChange: m.scale.lastChange, ScaleDownAfter: m.cfg.ScaleDownAfter,
 		Settled: m.state == running && m.genReady && m.upgrade == nil}
-	capacity := workerCapacity(m.cfg)
 	active := 0
 	for _, p := range m.workers {
 		if p.retiring || p.gen != m.gen || p.recycle {
@@ -163,9 +173,7 @@ func (m *Master) scaleTick() {
 		active++
 		if p.ready() {
 			in.Ready++
-			if p.stats.InFlight >= capacity {
-				in.Busy++
-			}
+			in.InFlight += p.stats.InFlight
 		}
 	}
 	if in.Ready != active || active != m.desired {
@@ -174,16 +182,16 @@ func (m *Master) scaleTick() {
 	for _, q := range m.scale.queues {
 		in.Queued += q.Queued
 	}
-	if up, _ := in.loaded(); up {
-		m.scale.lastLoad = now
+	if !in.quiet() {
+		m.scale.lastBusy = now
 	}
-	in.LastLoad = m.scale.lastLoad
+	in.LastBusy = m.scale.lastBusy
 	d := decideScale(in)
 	if d.Delta == 0 {
 		return
 	}
 	m.setDesired(m.desired+d.Delta, d.Reason)
-	m.log.Info().Int("workers", m.desired).Int("ready", in.Ready).Int("busy", in.Busy).Int("queued", in.Queued).
+	m.log.Info().Int("workers", m.desired).Int("ready", in.Ready).Int("in_flight", in.InFlight).Int("capacity", in.Capacity*in.Ready).Int("queued", in.Queued).
 		Str("reason", d.Reason).Msg(map[bool]string{true: "scale up", false: "scale down"}[d.Delta > 0])
 }
 

@@ -25,7 +25,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
@@ -44,6 +44,7 @@ var (
 	minWorkers     = flag.Int("min", 1, "workers_min, and the small fixed fleet")
 	maxWorkers     = flag.Int("max", 4, "workers_max, and the large fixed fleet")
 	scaleDownAfter = flag.Duration("scale-down-after", 5*time.Second, "the dynamic fleet's scale_down_after")
+	verbose        = flag.Bool("v", false, "print each burst's numbers to stderr")
 )
 
 const app = `import time
@@ -61,6 +62,8 @@ type row struct {
 	errors    int64
 	idleRSS   int64
 	workersAt int // workers when idle
+	ups, downs int // the dynamic fleet's scaling decisions
+	peak       int // its largest worker count
 }
 
 func main() {
@@ -101,12 +104,18 @@ func run(ctx context.Context) int {
 	}
 	fmt.Printf("bursty load: %d bursts of %s with %d connections, %s idle between; the app sleeps %s per request, one at a time per worker\n\n",
 		*bursts, *burst, *connections, *idle, *sleep)
-	fmt.Printf("%-14s %10s %10s %10s %8s %14s\n", "fleet", "p99 median", "p99 worst", "requests", "errors", "idle RSS")
+	fmt.Printf("%-14s  %-40s %9s %7s %21s  %s\n", "fleet", "p99 of each burst", "requests", "errors", "idle RSS", "scaling")
 	for _, r := range rows {
-		sorted := slices.Clone(r.p99s)
-		slices.Sort(sorted)
-		fmt.Printf("%-14s %10s %10s %10d %8d %9.1f MiB (%d workers)\n", r.name, benchkit.FmtDur(sorted[len(sorted)/2]),
-			benchkit.FmtDur(sorted[len(sorted)-1]), r.requests, r.errors, float64(r.idleRSS)/(1<<20), r.workersAt)
+		var p99s []string
+		for _, d := range r.p99s {
+			p99s = append(p99s, benchkit.FmtDur(d))
+		}
+		scaling := "-"
+		if r.ups+r.downs > 0 {
+			scaling = fmt.Sprintf("%d up (peak %d workers), %d down", r.ups, r.peak, r.downs)
+		}
+		fmt.Printf("%-14s  %-40s %9d %7d %8.1f MiB (%d workers)  %s\n", r.name, strings.Join(p99s, " "),
+			r.requests, r.errors, float64(r.idleRSS)/(1<<20), r.workersAt, scaling)
 	}
 	return 0
 }
@@ -153,6 +162,10 @@ threads = 1
 			return r, fmt.Errorf("%w\n%s", err, out)
 		}
 		r.p99s = append(r.p99s, res.P99)
+		if *verbose {
+			fmt.Fprintf(os.Stderr, "%s burst %d: p99 %s, %d requests, %d workers\n", name, i+1, benchkit.FmtDur(res.P99), res.Requests,
+				len(procfs.Children(a.PGID)))
+		}
 		r.requests += res.Requests
 		r.errors += res.Errors
 	}
@@ -162,6 +175,15 @@ threads = 1
 			return l.Msg == "scale down" && l.Int("workers") == *minWorkers
 		}); !ok {
 			return r, fmt.Errorf("the dynamic fleet did not scale down to %d", *minWorkers)
+		}
+	}
+	for _, l := range a.Log.Snapshot() {
+		switch l.Msg {
+		case "scale up":
+			r.ups++
+			r.peak = max(r.peak, l.Int("workers"))
+		case "scale down":
+			r.downs++
 		}
 	}
 	// The retired workers exit once drained.
