@@ -56,12 +56,12 @@ def application(environ, start_response):
 `
 
 type row struct {
-	name      string
-	p99s      []time.Duration
-	requests  int64
-	errors    int64
-	idleRSS   int64
-	workersAt int // workers when idle
+	name       string
+	p99s       []time.Duration
+	requests   int64
+	errors     int64
+	idleRSS    int64
+	workersAt  int // workers when idle
 	ups, downs int // the dynamic fleet's scaling decisions
 	peak       int // its largest worker count
 }
