@@ -1,7 +1,7 @@
 // Command scale is `make bench-scale`: a bursty load against a dynamic
 // fleet (workers_min..workers_max) and against fixed fleets of the minimum
-// and of the maximum size, reporting each fleet's p99 under the bursts and
-// its memory once idle:
+// and of the maximum size, reporting each fleet's p99 in every burst, its
+// scaling steps, and its memory once idle:
 //
 //	go run ./internal/bench/scale -bursts 4 -burst 3s -idle 3s
 //
