@@ -18,19 +18,21 @@ import (
 //
 //   - with a pidfile, next to it: the pidfile's path with a ".pid" suffix
 //     replaced by ".ctl", or with ".ctl" appended ("/run/app.pid" →
-//     "/run/app.ctl");
-//   - without one, in a directory of the user's: "/run/arbiter" for root,
+//     "/run/app.ctl"), unless that is too long for a unix socket (107
+//     bytes);
+//   - else in a directory of the user's: "/run/arbiter" for root,
 //     else "$XDG_RUNTIME_DIR/arbiter", else "/tmp/arbiter-UID"; the file is
 //     named after the config file and a hash of its absolute path
-//     ("app-1a2b3c4d.ctl"), so that masters of different configs do not
-//     meet, or "arbiter.ctl" without a config file.
+//     ("app-1a2b3c4d.ctl", the name cut at 32 bytes), so that masters of
+//     different configs do not meet, or "arbiter.ctl" without a config
+//     file.
 //
 // The rule needs only the config, the uid and the environment, so a client
 // run as the master's user (`docker exec`, `kubectl exec`) finds the same
 // path.
 func ControlSocketPath(configPath, pidfile string, getenv func(string) string, uid int) string {
-	if pidfile != "" {
-		return strings.TrimSuffix(pidfile, ".pid") + ".ctl"
+	if p := strings.TrimSuffix(pidfile, ".pid") + ".ctl"; pidfile != "" && len(p) <= maxUnixPath {
+		return p
 	}
 	dir := "/run/arbiter"
 	if uid != 0 {
@@ -44,6 +46,9 @@ func ControlSocketPath(configPath, pidfile string, getenv func(string) string, u
 	if configPath != "" {
 		sum := sha256.Sum256([]byte(configPath))
 		base := strings.TrimSuffix(filepath.Base(configPath), filepath.Ext(configPath))
+		if len(base) > 32 {
+			base = base[:32]
+		}
 		name = base + "-" + hex.EncodeToString(sum[:4]) + ".ctl"
 	}
 	return filepath.Join(dir, name)

@@ -21,6 +21,8 @@ func TestControlSocketPath(t *testing.T) {
 		{"", "", 0, env, "/run/arbiter/arbiter.ctl"},
 		{"", "", 1000, env, "/run/user/1000/arbiter/arbiter.ctl"},
 		{"", "", 1000, nil, "/tmp/arbiter-1000/arbiter.ctl"},
+		// A pidfile too deep for a socket path next to it.
+		{"", "/" + strings.Repeat("d", 100) + "/app.pid", 0, env, "/run/arbiter/arbiter.ctl"},
 	}
 	for _, tt := range tests {
 		getenv := tt.getenv
@@ -37,6 +39,9 @@ func TestControlSocketPath(t *testing.T) {
 	b := ControlSocketPath("/srv/b/app.toml", "", env, 0)
 	if a == b || !strings.HasPrefix(a, "/run/arbiter/app-") || !strings.HasSuffix(a, ".ctl") {
 		t.Errorf("paths %q and %q", a, b)
+	}
+	if long := ControlSocketPath("/srv/"+strings.Repeat("n", 200)+".toml", "", env, 0); len(long) > maxUnixPath {
+		t.Errorf("a long config name gives %q", long)
 	}
 }
 
