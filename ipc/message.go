@@ -31,9 +31,15 @@ const (
 	KindReady Kind = 1
 	// KindHeartbeat: the worker is alive; Stats says how it is doing.
 	KindHeartbeat Kind = 2
-	// KindRecycle: the worker reached max_requests and asks to be replaced.
-	// It keeps serving until the master tells it to stop.
+	// KindRecycle: the worker asks to be replaced (Message.Reason says
+	// why). It keeps serving until the master tells it to stop.
 	KindRecycle Kind = 3
+)
+
+// Reasons a worker gives in a KindRecycle message.
+const (
+	RecycleMaxRequests    = "max_requests"    // it served its max_requests
+	RecycleRequestTimeout = "request_timeout" // a handler did not return after its request_timeout
 )
 
 // Master → worker.
@@ -67,6 +73,9 @@ type Stats struct {
 	OldestInFlight time.Duration `json:"oldest_in_flight"` // age of the oldest of those
 	RSS            int64         `json:"rss"`              // resident set size, bytes
 	Goroutines     int           `json:"goroutines"`       // runtime.NumGoroutine at the heartbeat
+	// Durations is the histogram of how long the requests served since
+	// boot took; nil from a worker that keeps none.
+	Durations *Histogram `json:"durations,omitempty"`
 	// Apps are the worker's app processes (WSGI), when it has any: as many
 	// as fit in a frame, in the order given.
 	Apps []AppProcess `json:"apps,omitempty"`
@@ -90,6 +99,9 @@ type Message struct {
 	Kind     Kind  `json:"-"`
 	Stats    Stats `json:"stats,omitzero"`
 	Graceful bool  `json:"graceful,omitempty"` // KindStop
+	// Reason is why a worker asks to be replaced (KindRecycle):
+	// "max_requests" when empty, for frames from older workers.
+	Reason string `json:"reason,omitempty"`
 }
 
 // ErrVersion is returned for a frame written by an incompatible build.

@@ -15,9 +15,11 @@ import (
 // buildApp returns the application handler the config names: [app], and
 // a router in front of it when there are [[mount]]s. log is the worker's
 // logger, for apps that log (cgi: script stderr and exit statuses). A
-// handler that is also an io.Closer is closed when the worker stops.
-func buildApp(cfg *config.Config, app App, log zerolog.Logger) (http.Handler, error) {
-	gl := &goApp{app: app}
+// handler that is also an io.Closer is closed when the worker stops. stuck
+// asks for the worker's replacement when a handler cannot be stopped
+// (guard.go).
+func buildApp(cfg *config.Config, app App, log zerolog.Logger, stuck func(reason string)) (http.Handler, error) {
+	gl := &goApp{app: app, stuck: stuck}
 	root, err := buildOne(cfg, cfg.App, "", gl, log)
 	if err != nil || len(cfg.Mounts) == 0 {
 		return root, err
@@ -57,6 +59,7 @@ func buildOne(cfg *config.Config, a config.App, mount string, gl *goApp, log zer
 			PassEnv:           a.PassEnv,
 			PassAuthorization: a.PassAuthorization,
 			Timeout:           a.ScriptTimeout,
+			SlowLog:           cfg.SlowRequestLog,
 			MaxScripts:        a.MaxScripts,
 			MaxScriptsWait:    a.MaxScriptsWait,
 			Log:               log.With().Str("app", "cgi").Logger(),
@@ -66,25 +69,36 @@ func buildOne(cfg *config.Config, a config.App, mount string, gl *goApp, log zer
 		}
 		return h, nil
 	case config.AppEcho:
-		return echo.New(), nil
+		return gl.guard(cfg, a, echo.New(), log), nil
 	case config.AppStatic:
 		h, err := static.New(a.Root, a.Index)
 		if err != nil {
 			return nil, fmt.Errorf("static app: %w", err)
 		}
-		return h, nil
+		return gl.guard(cfg, a, h, log), nil
 	case config.AppGo:
-		return gl.handler()
+		h, err := gl.handler()
+		if err != nil {
+			return nil, err
+		}
+		return gl.guard(cfg, a, h, log), nil
 	}
 	return nil, fmt.Errorf("unknown app type %q", a.Type)
 }
 
 // goApp builds the program's Go handler once, however many mounts use it.
 type goApp struct {
-	app  App
-	h    http.Handler
-	err  error
-	done bool
+	app   App
+	h     http.Handler
+	err   error
+	done  bool
+	stuck func(reason string)
+}
+
+// guard puts a's request_timeout and the slow_request_log in front of h,
+// an app that runs in the worker's goroutines.
+func (g *goApp) guard(cfg *config.Config, a config.App, h http.Handler, log zerolog.Logger) http.Handler {
+	return newGuard(h, a.RequestTimeout, cfg.SlowRequestLog, log.With().Str("app", a.Type).Logger(), g.stuck)
 }
 
 func (g *goApp) handler() (http.Handler, error) {

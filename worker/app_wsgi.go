@@ -35,6 +35,7 @@ func buildWSGI(cfg *config.Config, a config.App, mount string, log zerolog.Logge
 		Preload:           a.Preload,
 		Multiprocess:      a.Processes > 1 || cfg.Workers > 1,
 		RequestTimeout:    a.RequestTimeout,
+		SlowRequestLog:    cfg.SlowRequestLog,
 		BootTimeout:       cfg.Timeout,
 		MaxRequests:       a.MaxRequests,
 		MaxRequestsJitter: a.MaxRequestsJitter,

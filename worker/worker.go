@@ -96,14 +96,6 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 	}
 	defer access.Close()
 
-	handler, err := buildApp(cfg, app, log)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAppLoad, err)
-	}
-	if c, ok := handler.(io.Closer); ok {
-		defer c.Close() // after the servers stop: ends what is still running (cgi scripts)
-	}
-
 	stops := make(chan stopRequest, 4)
 	requestStop := func(r stopRequest) {
 		select {
@@ -111,11 +103,20 @@ func Run(boot *ipc.Boot, app App, log zerolog.Logger) error {
 		default:
 		}
 	}
-	tr := newTracker(boot.MaxRequests, func() {
-		if err := status.Send(ipc.Message{Kind: ipc.KindRecycle}); err != nil {
+	recycle := func(reason string) {
+		if err := status.Send(ipc.Message{Kind: ipc.KindRecycle, Reason: reason}); err != nil {
 			requestStop(stopRequest{graceful: true, why: "status pipe closed"})
 		}
-	})
+	}
+	handler, err := buildApp(cfg, app, log, recycle)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAppLoad, err)
+	}
+	if c, ok := handler.(io.Closer); ok {
+		defer c.Close() // after the servers stop: ends what is still running (cgi scripts)
+	}
+
+	tr := newTracker(boot.MaxRequests, func() { recycle(ipc.RecycleMaxRequests) })
 	if ap, ok := handler.(appProcesses); ok {
 		tr.apps = ap.AppProcesses
 	}

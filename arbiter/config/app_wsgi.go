@@ -46,7 +46,6 @@ func wsgiSchema(s schema, a *App) {
 		"processes":           intKey(&a.Processes),
 		"threads":             intKey(&a.Threads),
 		"preload":             boolKey(&a.Preload),
-		"request_timeout":     durationKey(&a.RequestTimeout),
 		"max_requests":        intKey(&a.MaxRequests),
 		"max_requests_jitter": intKey(&a.MaxRequestsJitter),
 		"max_memory":          sizeKey(&a.MaxMemory),
@@ -109,9 +108,6 @@ func wsgiDefaults(c *Config, getenv func(string) string, r *parseReporter) {
 		}
 		if !a.wsgiSet["threads"] {
 			a.Threads = DefaultThreads
-		}
-		if !a.wsgiSet["request_timeout"] {
-			a.RequestTimeout = DefaultRequestTimeout
 		}
 		if !a.wsgiSet["buffer_size"] {
 			a.BufferSize = DefaultBufferSize
@@ -186,7 +182,6 @@ func validateWSGI(a *App, key string, r reporter) {
 	}
 	intRange(r, key+".processes", a.Processes, 1, maxProcesses)
 	intRange(r, key+".threads", a.Threads, 1, maxThreads)
-	nonNegative(r, key+".request_timeout", a.RequestTimeout)
 	intRange(r, key+".max_requests", a.MaxRequests, 0, math.MaxInt)
 	intRange(r, key+".max_requests_jitter", a.MaxRequestsJitter, 0, math.MaxInt)
 	if a.MaxMemory < 0 {

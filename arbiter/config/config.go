@@ -49,10 +49,15 @@ type Config struct {
 	Pidfile           string        `json:"pidfile"`
 	MaxRequests       int           `json:"max_requests"`
 	MaxRequestsJitter int           `json:"max_requests_jitter"`
-	MaxBootFailures   int           `json:"max_boot_failures"`
-	ReloadStrategy    string        `json:"reload_strategy"` // generation | rolling
-	ReloadBatch       int           `json:"reload_batch"`    // rolling: workers replaced at a time
-	UpgradeTimeout    time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
+	// Recycling by age and memory (the master's side; max_requests is the
+	// worker's): 0 = never.
+	MaxWorkerLifetime       time.Duration `json:"max_worker_lifetime"`
+	MaxWorkerLifetimeJitter time.Duration `json:"max_worker_lifetime_jitter"`
+	MaxWorkerMemory         int64         `json:"max_worker_memory"` // RSS, bytes
+	MaxBootFailures         int           `json:"max_boot_failures"`
+	ReloadStrategy          string        `json:"reload_strategy"` // generation | rolling
+	ReloadBatch             int           `json:"reload_batch"`    // rolling: workers replaced at a time
+	UpgradeTimeout          time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
 
 	// Dynamic worker count (docs/config.md): WorkersMax > 0 turns it on;
 	// the fleet then moves between WorkersMin and WorkersMax, starting at
@@ -70,6 +75,14 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `json:"read_header_timeout"`
 	ReadTimeout       time.Duration `json:"read_timeout"`
 	WriteTimeout      time.Duration `json:"write_timeout"`
+
+	// RequestTimeout is the default of every app's request_timeout (and,
+	// for cgi, of script_timeout) when the file sets it; 0 = none.
+	// SlowRequestLog logs a request still running after it, once, with
+	// its stack; 0 = off (docs/operations.md).
+	RequestTimeout    time.Duration `json:"request_timeout"`
+	SlowRequestLog    time.Duration `json:"slow_request_log"`
+	requestTimeoutSet bool          // the file set request_timeout
 
 	LimitRequestLine      int `json:"limit_request_line"`
 	LimitRequestFields    int `json:"limit_request_fields"`
@@ -133,20 +146,24 @@ type App struct {
 	PassEnv           []string          `json:"pass_env"`           // worker environment variables scripts get
 	PassAuthorization bool              `json:"pass_authorization"` // pass HTTP_AUTHORIZATION to scripts
 	ScriptTimeout     time.Duration     `json:"script_timeout"`     // a script's time limit (504); 0 = none
-	MaxScripts        int               `json:"max_scripts"`        // concurrent scripts per worker
-	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"`   // how long a request waits for a slot (then 503)
+	scriptTimeoutSet  bool              // the file set script_timeout
+	MaxScripts        int               `json:"max_scripts"`      // concurrent scripts per worker
+	MaxScriptsWait    time.Duration     `json:"max_scripts_wait"` // how long a request waits for a slot (then 503)
+
+	// every type but cgi: RequestTimeout, below with the wsgi keys.
 
 	// wsgi only (docs/wsgi.md). Workdir is also the app processes' working
 	// directory.
-	Module            string            `json:"module"`              // gunicorn's APP_MODULE: "pkg.module:callable"
-	Python            string            `json:"python"`              // the interpreter; absolute once validated
-	Virtualenv        string            `json:"virtualenv"`          // a virtualenv whose bin/python is the default interpreter
-	PythonPath        []string          `json:"pythonpath"`          // directories put first in sys.path
-	Env               map[string]string `json:"env"`                 // [app.env]: set in the app processes' environment
-	Processes         int               `json:"processes"`           // app processes per worker
-	Threads           int               `json:"threads"`             // requests at a time per app process
-	Preload           bool              `json:"preload"`             // import once, fork the processes from it
-	RequestTimeout    time.Duration     `json:"request_timeout"`     // a request's time in the app (504); 0 = none
+	Module            string            `json:"module"`          // gunicorn's APP_MODULE: "pkg.module:callable"
+	Python            string            `json:"python"`          // the interpreter; absolute once validated
+	Virtualenv        string            `json:"virtualenv"`      // a virtualenv whose bin/python is the default interpreter
+	PythonPath        []string          `json:"pythonpath"`      // directories put first in sys.path
+	Env               map[string]string `json:"env"`             // [app.env]: set in the app processes' environment
+	Processes         int               `json:"processes"`       // app processes per worker
+	Threads           int               `json:"threads"`         // requests at a time per app process
+	Preload           bool              `json:"preload"`         // import once, fork the processes from it
+	RequestTimeout    time.Duration     `json:"request_timeout"` // a request's time in the app (504); 0 = none; any type but cgi
+	requestTimeoutSet bool              // the file set request_timeout
 	MaxRequests       int               `json:"max_requests"`        // recycle an app process after this many requests; 0 = never
 	MaxRequestsJitter int               `json:"max_requests_jitter"` // plus up to this many
 	MaxMemory         int64             `json:"max_memory"`          // recycle an app process over this RSS (bytes); 0 = never

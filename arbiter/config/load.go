@@ -110,6 +110,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		resolvePaths(c, base)
 	}
 
+	timeoutDefaults(c)
 	wsgi := c.UsesWSGI()
 	if wsgi {
 		wsgiDefaults(c, getenv, r)
@@ -170,6 +171,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		sortProblems(d.problems)
 		return nil, Errors(d.problems)
 	}
+	forgetSet(c)
 	return c, nil
 }
 

@@ -161,6 +161,11 @@ func TestParseProblems(t *testing.T) {
 			"app.toml:2:16: max_requests: must be at least 0",
 			"app.toml:3:23: max_requests_jitter: must be at least 0",
 		}},
+		{"recycling", "max_worker_lifetime = \"-1s\"\nmax_worker_lifetime_jitter = \"soon\"\nmax_worker_memory = \"lots\"", []string{
+			"app.toml:1:23: max_worker_lifetime: must not be negative, got -1s",
+			`app.toml:2:30: max_worker_lifetime_jitter: invalid duration "soon": want a number with a unit, like "30s", "1m30s" or "500ms"`,
+			`app.toml:3:21: max_worker_memory: must be a size in bytes, or a string like "512KiB", "64MiB" or "1GiB", got "lots"`,
+		}},
 		{"reload and upgrade", "reload_strategy = \"sideways\"\nreload_batch = 0\nupgrade_timeout = \"0s\"", []string{
 			`app.toml:1:19: reload_strategy: must be one of generation, rolling; got "sideways"`,
 			"app.toml:2:16: reload_batch: must be at least 1",

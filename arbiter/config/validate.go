@@ -48,10 +48,17 @@ type reporter interface {
 func validate(c *Config, r reporter) {
 	intRange(r, "workers", c.Workers, 1, maxWorkers)
 	nonNegative(r, "timeout", c.Timeout)
+	nonNegative(r, "request_timeout", c.RequestTimeout)
+	nonNegative(r, "slow_request_log", c.SlowRequestLog)
 	positive(r, "graceful_timeout", c.GracefulTimeout)
 	absPath(r, "pidfile", c.Pidfile)
 	intRange(r, "max_requests", c.MaxRequests, 0, math.MaxInt)
 	intRange(r, "max_requests_jitter", c.MaxRequestsJitter, 0, math.MaxInt)
+	nonNegative(r, "max_worker_lifetime", c.MaxWorkerLifetime)
+	nonNegative(r, "max_worker_lifetime_jitter", c.MaxWorkerLifetimeJitter)
+	if c.MaxWorkerMemory < 0 {
+		r.problem("max_worker_memory", fmt.Sprintf("must be 0 (no limit) or a size, got %d", c.MaxWorkerMemory))
+	}
 	intRange(r, "max_boot_failures", c.MaxBootFailures, 1, math.MaxInt)
 	oneOf(r, "reload_strategy", c.ReloadStrategy, []string{ReloadGeneration, ReloadRolling})
 	intRange(r, "reload_batch", c.ReloadBatch, 1, maxWorkers)
@@ -133,6 +140,7 @@ func validateApp(a *App, key string, r reporter) {
 	}
 	validateCGI(a, key, r)
 	validateWSGI(a, key, r)
+	validateTimeouts(a, key, r)
 }
 
 // checkAddress reports why addr is not a listen address arbiter accepts:

@@ -219,7 +219,7 @@ func (m *Master) waitScale(wait func(string, func() (control.Reply, bool)) *wait
 		}
 		active, ready := 0, 0
 		for _, p := range m.workers {
-			if p.gen == m.gen && !p.retiring && !p.recycle {
+			if p.gen == m.gen && !p.retiring && p.recycle == "" {
 				active++
 				if p.ready() {
 					ready++

@@ -32,10 +32,10 @@ func (m *Master) manage() {
 	for _, p := range m.workers {
 		switch {
 		case p.retiring:
-			if p.gen < m.gen || p.recycle {
+			if p.gen < m.gen || p.recycle != "" {
 				draining++
 			}
-		case p.gen == m.gen && !p.recycle:
+		case p.gen == m.gen && p.recycle == "":
 			active = append(active, p)
 			if p.ready() {
 				readyActive++
@@ -67,9 +67,9 @@ func (m *Master) manage() {
 		retire = len(replaced)
 	}
 	for _, p := range replaced[:max(retire, 0)] {
-		why := "replaced by a newer generation"
-		if p.recycle {
-			why = "max_requests reached; replacement ready"
+		why := retireReload
+		if p.recycle != "" {
+			why = p.recycle
 		}
 		m.retire(p, why)
 		draining++
@@ -97,7 +97,7 @@ func (m *Master) manage() {
 
 	// TTOU, WINCH: retire the oldest active workers beyond `desired`.
 	for i := 0; len(active)-i > m.desired; i++ {
-		m.retire(active[i], "worker count lowered")
+		m.retire(active[i], retireScaleDown)
 	}
 
 	if !m.genReady && readyActive >= m.desired && m.desired > 0 {
@@ -130,12 +130,14 @@ func (m *Master) closeStaleListeners() {
 }
 
 // retire tells a worker to drain; it gets graceful_timeout before SIGKILL.
-func (m *Master) retire(p *proc, why string) {
+// reason is one of the retire* constants; it is logged and counted.
+func (m *Master) retire(p *proc, reason string) {
 	if p.retiring {
 		return
 	}
 	p.retiring = true
 	p.stopBy = m.now().Add(m.cfg.GracefulTimeout)
-	m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Int("generation", p.gen).Str("why", why).Msg("retiring worker")
+	m.countRetirement(p, reason)
+	m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Int("generation", p.gen).Str("reason", reason).Msg("retiring worker")
 	m.tell(p, ipc.Message{Kind: ipc.KindStop, Graceful: true})
 }

@@ -119,7 +119,10 @@ type Master struct {
 
 	cred              *syscall.Credential // workers' user and group; nil = the master's
 	requestsDone      uint64              // requests served by workers that have exited
+	durationsDone     ipc.Histogram       // their request durations, as of their last heartbeat
 	bootFailuresTotal int
+	retired           map[string]uint64 // retirements by reason (retire*)
+	memChecked        time.Time         // checkRecycling's last read of the workers' RSS
 	snapshot          atomic.Pointer[Snapshot]
 
 	notifyFailed   bool
@@ -144,7 +147,9 @@ type proc struct {
 	readyAt      time.Time // zero while booting
 	lastSeen     time.Time
 	stats        ipc.Stats
-	recycle      bool      // asked to be replaced (max_requests)
+	recycle      string    // why it is to be replaced once its replacement is ready ("" = not): retire* reasons
+	lifeEnd      time.Time // max_worker_lifetime reached; zero = no limit
+	retired      string    // why it was told to stop (retire* reasons), once retiring or aborted
 	retiring     bool      // told to stop
 	stopBy       time.Time // SIGKILL after this, when retiring
 	abortedAt    time.Time // SIGABRT sent
@@ -264,6 +269,7 @@ func (m *Master) Run() error {
 		case <-tick.C:
 			m.reap()
 			m.checkTimers()
+			m.checkRecycling(m.now())
 			m.checkPidfile()
 			m.notifyTick(m.now())
 			m.scaleTick()
@@ -346,11 +352,7 @@ func (m *Master) onEvent(ev event) {
 	case ipc.KindHeartbeat:
 		p.stats = ev.msg.Stats
 	case ipc.KindRecycle:
-		if !p.recycle {
-			p.recycle = true
-			m.log.Info().Int("worker", p.id).Int("worker_pid", p.pid).Uint64("requests", ev.msg.Stats.Requests).
-				Msg("worker reached max_requests; starting its replacement")
-		}
+		m.recycleRequested(p, ev.msg)
 	}
 }
 
@@ -374,6 +376,9 @@ func (m *Master) stop(graceful bool) {
 	}
 	for _, p := range m.workers {
 		m.tell(p, ipc.Message{Kind: ipc.KindStop, Graceful: graceful})
+		if !p.retiring {
+			m.countRetirement(p, retireStop)
+		}
 		p.retiring = true
 		p.stopBy = m.stopDeadline
 	}

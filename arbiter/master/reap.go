@@ -49,6 +49,7 @@ func (m *Master) exited(p *proc, ws unix.WaitStatus) {
 	delete(m.workers, p.id)
 	p.controlFile.Close()
 	m.requestsDone += p.stats.Requests
+	m.durationsDone.Add(p.stats.Durations)
 
 	ev := m.log.Info()
 	expected := p.retiring && !p.killed && ws.Exited() && ws.ExitStatus() == 0
@@ -124,7 +125,7 @@ func (m *Master) rollbackReload() bool {
 		Msg("reload abandoned: the new generation's workers do not boot; the last ready generation keeps serving")
 	for _, p := range m.workers {
 		if p.gen > m.servingGen {
-			m.retire(p, "reload abandoned")
+			m.retire(p, retireAbandoned)
 		}
 	}
 	m.cfg, m.gen = m.servingCfg, m.servingGen
@@ -178,6 +179,9 @@ func (m *Master) abort(p *proc, why string) {
 	m.log.Error().Int("worker", p.id).Int("worker_pid", p.pid).Dur("timeout", m.cfg.Timeout).Str("why", why).
 		Msg("worker timeout: sending SIGABRT (its goroutine dump follows), then SIGKILL")
 	p.abortedAt = m.now()
+	if !p.retiring {
+		m.countRetirement(p, retireTimeout)
+	}
 	_ = unix.Kill(p.pid, unix.SIGABRT)
 	_ = unix.Kill(p.pid, unix.SIGCONT)
 }

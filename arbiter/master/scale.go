@@ -164,7 +164,7 @@ func (m *Master) scaleTick() {
 		Settled: m.state == running && m.genReady && m.upgrade == nil}
 	active := 0
 	for _, p := range m.workers {
-		if p.retiring || p.gen != m.gen || p.recycle {
+		if p.retiring || p.gen != m.gen || p.recycle != "" {
 			if p.gen != m.gen && !p.retiring {
 				in.Settled = false // a reload is under way
 			}

@@ -89,7 +89,7 @@ func (m *Master) spawn() error {
 	closeLater = []*os.File{ctrlR, statW, outW, devnull}
 
 	now := m.now()
-	p := &proc{id: id, gen: m.gen, pid: pid, started: now, lastSeen: now,
+	p := &proc{id: id, gen: m.gen, pid: pid, started: now, lastSeen: now, lifeEnd: m.lifetimeEnd(now),
 		control: ipc.NewWriter(ctrlW), controlFile: ctrlW}
 	m.workers[id] = p
 	m.byPID[pid] = p

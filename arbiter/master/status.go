@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,19 +22,27 @@ import (
 // Snapshot is the fleet as the status server shows it. The loop publishes a
 // fresh one after every event; the server only reads.
 type Snapshot struct {
-	PID           int            `json:"pid"`
-	Generation    int            `json:"generation"`
-	Desired       int            `json:"workers_desired"`
-	State         string         `json:"state"` // running, stopping
-	Ready         bool           `json:"ready"` // running, with a ready worker
-	Upgrading     int            `json:"upgrading,omitempty"`
-	RequestsTotal uint64         `json:"requests_total"`
-	InFlight      int            `json:"in_flight"`
-	Spawned       int            `json:"workers_spawned_total"`
-	BootFailures  int            `json:"boot_failures_total"`
-	Goroutines    int            `json:"goroutines"` // the master's own
-	Workers       []WorkerStatus `json:"workers"`
-	At            time.Time      `json:"at"`
+	PID           int    `json:"pid"`
+	Generation    int    `json:"generation"`
+	Desired       int    `json:"workers_desired"`
+	State         string `json:"state"` // running, stopping
+	Ready         bool   `json:"ready"` // running, with a ready worker
+	Upgrading     int    `json:"upgrading,omitempty"`
+	RequestsTotal uint64 `json:"requests_total"`
+	InFlight      int    `json:"in_flight"`
+	Spawned       int    `json:"workers_spawned_total"`
+	BootFailures  int    `json:"boot_failures_total"`
+	Goroutines    int    `json:"goroutines"` // the master's own
+	// Retirements counts the workers told to stop, by reason (reload,
+	// max_requests, max_worker_lifetime, max_worker_memory, request_timeout,
+	// scale_down, timeout, stop, reload_abandoned).
+	Retirements map[string]uint64 `json:"retirements_total"`
+	// Durations is the request-duration histogram of every worker the
+	// master started, those that exited included (as of their last
+	// heartbeat), so that it never goes down.
+	Durations ipc.Histogram  `json:"request_durations"`
+	Workers   []WorkerStatus `json:"workers"`
+	At        time.Time      `json:"at"`
 
 	StartedAt     time.Time `json:"started_at"`
 	UptimeSeconds float64   `json:"uptime_seconds"`
@@ -69,10 +78,14 @@ func (l ListenerStatus) label() string {
 
 // WorkerStatus is one worker in a Snapshot.
 type WorkerStatus struct {
-	ID             int     `json:"id"`
-	PID            int     `json:"pid"`
-	Generation     int     `json:"generation"`
-	State          string  `json:"state"` // booting, ready, retiring
+	ID         int    `json:"id"`
+	PID        int    `json:"pid"`
+	Generation int    `json:"generation"`
+	State      string `json:"state"` // booting, ready, retiring
+	// Reason is why the worker was told to stop (a retirement reason), or
+	// why it is to be replaced once its replacement is ready (max_requests,
+	// max_worker_lifetime, max_worker_memory); "" otherwise.
+	Reason         string  `json:"reason,omitempty"`
 	AgeSeconds     float64 `json:"age_seconds"`
 	Requests       uint64  `json:"requests"`
 	InFlight       int     `json:"in_flight"`
@@ -93,10 +106,14 @@ func (m *Master) publish() {
 	now := m.now()
 	s := &Snapshot{PID: os.Getpid(), Generation: m.gen, Desired: m.desired, State: "running",
 		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal,
-		Goroutines: runtime.NumGoroutine(), At: now,
+		Goroutines: runtime.NumGoroutine(), At: now, Retirements: map[string]uint64{},
 		StartedAt: m.ctl.started, UptimeSeconds: now.Sub(m.ctl.started).Seconds(),
-		WorkersMin: m.cfg.WorkersMin, WorkersMax: m.cfg.WorkersMax, LastReload: m.ctl.reload,
+		WorkersMin: m.cfg.WorkersMin, WorkersMax: m.cfg.WorkersMax,
 		Scaling: m.scale.snapshot(), Listeners: []ListenerStatus{}}
+	for _, r := range retireReasons {
+		s.Retirements[r] = m.retired[r]
+	}
+	s.Durations.Add(&m.durationsDone)
 	if m.ctl.srv != nil {
 		s.ControlSocket = m.ctl.srv.Path()
 	}
@@ -120,7 +137,7 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted,
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), Reason: cmp.Or(p.retired, p.recycle), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted,
 			LastHeartbeatSeconds: now.Sub(p.lastSeen).Seconds()}
 		switch {
 		case p.retiring:
@@ -130,6 +147,7 @@ func (m *Master) publish() {
 			s.Ready = s.State == "running"
 		}
 		s.RequestsTotal += p.stats.Requests
+		s.Durations.Add(p.stats.Durations)
 		s.InFlight += p.stats.InFlight
 		s.Workers = append(s.Workers, w)
 	}
@@ -240,6 +258,10 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	fmt.Fprintf(w, "arbiter_workers_spawned_total %d\n", s.Spawned)
 	p("Workers that failed to boot.", "counter", "arbiter_boot_failures_total")
 	fmt.Fprintf(w, "arbiter_boot_failures_total %d\n", s.BootFailures)
+	p("Workers told to stop, by reason.", "counter", "arbiter_worker_retirements_total")
+	for _, r := range retireReasons {
+		fmt.Fprintf(w, "arbiter_worker_retirements_total{reason=%q} %d\n", r, s.Retirements[r])
+	}
 	p("Resident memory of each worker.", "gauge", "arbiter_worker_rss_bytes")
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.RSS)
@@ -254,6 +276,7 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	for _, wk := range s.Workers {
 		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
 	}
+	writeRequestMetrics(w, s)
 	writeAppMetrics(w, s)
 	writeScaleMetrics(w, s)
 }

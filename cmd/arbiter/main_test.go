@@ -80,6 +80,22 @@ func (f *fixture) waitWorkers(n int, timeout time.Duration) []int {
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
+// fetch GETs url (the master's status server, say) and returns the status
+// code and the body; a failed request fails the test.
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 // get fetches path from the fixture's HTTP listener and decodes echo's reply.
 func (f *fixture) get(path string) echo.Reply {
 	f.t.Helper()

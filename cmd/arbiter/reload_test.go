@@ -100,8 +100,11 @@ address = "{{addr}}"
 	from := 0
 	for len(recycled) < 4 {
 		var e proctest.Event
-		e, from = f.srv.WaitMsg(from, 60*time.Second, "worker reached max_requests; starting its replacement")
+		e, from = f.srv.WaitMsg(from, 60*time.Second, "worker to be recycled; starting its replacement")
 		from++
+		if r := e.Str("reason"); r != "max_requests" {
+			t.Fatalf("worker %d recycled for %q, want max_requests", e.Int("worker_pid"), r)
+		}
 		recycled[e.Int("worker_pid")] = true
 	}
 	l.check(t)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,13 +26,7 @@ address = "{{addr}}"
 	}
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := client.Get("http://" + status + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return fetch(t, "http://"+status+path)
 	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Fatalf("/healthz %d", code)

@@ -60,6 +60,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.slow(w, r)
 	case "headers":
 		writeJSON(w, Headers{Host: r.Host, Headers: r.Header})
+	case "hang":
+		hang(r.Context())
+	case "stuck":
+		stuck()
 	default:
 		h.echo.ServeHTTP(w, r)
 	}
@@ -250,3 +254,11 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
 }
+
+// hang writes nothing and returns when ctx ends: a handler request_timeout
+// can stop.
+func hang(ctx context.Context) { <-ctx.Done() }
+
+// stuck never returns, whatever its context says: a handler request_timeout
+// cannot stop, which gets its worker replaced.
+func stuck() { select {} }

@@ -14,6 +14,9 @@
 //	           100ms) until the request context ends or max (default 30s)
 //	           passes; with id=ID it records the outcome in the state dir
 //	…/headers  JSON of the request's Host and headers
+//	…/hang     writes nothing until the request context ends
+//	…/stuck    writes nothing and never returns (request_timeout's stuck
+//	           handler)
 //	otherwise  the echo app's JSON (worker/app/echo)
 //
 // The state dir is $ARBITER_TESTAPP_DIR. /slow writes "cancelled-ID"

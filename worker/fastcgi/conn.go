@@ -24,21 +24,19 @@ const readBufSize = 16 << 10
 // it has not read yet.
 const lingerTimeout = 500 * time.Millisecond
 
-// drainIdle is how long, during a drain, a kept connection may sit idle
-// before it is closed (at most the idle timeout). A front end such as nginx
-// keeps idle FastCGI connections in a pool and may send a request on one at
-// any moment, and FastCGI has no way to say "this connection ends". So a
-// draining connection keeps being served while the front end uses it, and
-// is closed only after a quiet spell; busy pools close their connections
-// themselves (nginx after keepalive_requests), and the drain's deadline
-// bounds the rest (Server.Shutdown).
+// drainIdle is how long, during a drain, a connection that has not been
+// nudged (no KEEP_CONN request on it yet) may sit idle before it is closed
+// (at most the idle timeout).
 const drainIdle = time.Second
 
 // quietIdle is the shorter idle time of a drain's second half
-// (Server.Shutdown): a connection the front end has not used for that long
-// is rarely the one it is about to reuse, so closing it then seldom races a
-// request on its way, as closing a connection the instant it is idle would.
+// (Server.Shutdown) for such a connection.
 const quietIdle = 50 * time.Millisecond
+
+// nudgeWait is how long a nudged connection (see nudge) may stay idle
+// before it is closed: the web server has by then closed it, as nginx does
+// at once, or ignores nudges.
+const nudgeWait = time.Second
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
 
@@ -72,6 +70,9 @@ type conn struct {
 	closing    bool                // no more requests; the read loop discards what still arrives
 	shutdown   bool                // Server.Shutdown: a drain; close once idle for drainIdle
 	quiet      bool                // the drain's second half: close once idle for quietIdle
+	lastID     uint16              // the last request's id
+	lastKeep   bool                // the last request had KEEP_CONN: the peer pools the connection
+	nudged     bool                // a nudge went out since the last request began
 
 	wmu  sync.Mutex
 	werr error // sticky write error
@@ -117,6 +118,9 @@ func (c *conn) serve() {
 	c.setIdleDeadline()
 	for {
 		h, err := c.readHeader()
+		if isTimeout(err) && c.nudgeIdle() {
+			continue
+		}
 		if err == nil {
 			err = c.dispatch(h)
 		}
@@ -356,8 +360,12 @@ func (c *conn) begin(h header) error {
 	req := newRequest(c, h.id, keep)
 	c.reqs[h.id] = req
 	c.active++
+	c.lastID, c.lastKeep, c.nudged = h.id, keep, false
 	c.slots++
-	if c.active > 1 {
+	// Requests, not active: a request counts as active until its
+	// END_REQUEST is written, and a peer that sends its next BEGIN_REQUEST
+	// as soon as it reads that (nginx) would look like multiplexing.
+	if len(c.reqs) > 1 {
 		c.mpx = true
 	}
 	if c.active == 1 && (c.cfg.idleTimeout > 0 || c.shutdown) {
@@ -393,7 +401,12 @@ func (c *conn) setIdleDeadline() {
 	if c.quiet {
 		limit = quietIdle
 	}
-	if c.shutdown && (d <= 0 || d > limit) {
+	switch {
+	case c.nudged:
+		d = nudgeWait
+	case c.shutdown && c.canNudgeLocked():
+		d = time.Nanosecond // nudge now (serve's read times out)
+	case c.shutdown && (d <= 0 || d > limit):
 		d = limit
 	}
 	if d > 0 && c.active == 0 && !c.closing {
@@ -436,9 +449,11 @@ func (c *conn) linger() {
 	}
 }
 
-// beginShutdown starts the connection's drain: requests keep being served,
-// and the connection closes once it has been idle for drainIdle. A peer
-// that sent KEEP_CONN=0 still gets its close after END_REQUEST.
+// beginShutdown starts the connection's drain: requests keep being served;
+// an idle pooled connection is nudged at once, a busy one after its
+// response (end), so that the web server closes it; a connection that was
+// never pooled closes once it has been idle for drainIdle. A peer that sent
+// KEEP_CONN=0 still gets its close after END_REQUEST.
 func (c *conn) beginShutdown() {
 	c.mu.Lock()
 	c.shutdown = true
@@ -456,9 +471,9 @@ func (c *conn) quietDrain() {
 }
 
 // finishDrain closes the connection at the next request boundary: at once
-// if it is idle, else after the END_REQUEST that leaves it idle. Shutdown
-// calls it three quarters of the way to its deadline, for a peer that never
-// lets a connection go quiet.
+// if it is idle, else after the END_REQUEST (and nudge) that leaves it
+// idle. Shutdown calls it three quarters of the way to its deadline, for a
+// peer that ignores nudges and never lets a connection go quiet.
 func (c *conn) finishDrain() {
 	c.mu.Lock()
 	c.closeAfter = true

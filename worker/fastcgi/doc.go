@@ -21,8 +21,10 @@
 // records of at most 65535 bytes, padded to 8; Flush sends what is buffered
 // at once. It ends with the empty STDOUT record and END_REQUEST
 // (FCGI_REQUEST_COMPLETE, appStatus 0, or 1 after a panic, an abort or an
-// incomplete response). STDERR is never sent. Nothing is ever sent for a
-// request after its END_REQUEST, and no management record is sent except in
+// incomplete response). STDERR content is never sent; the only STDERR
+// record is the empty nudge that asks a pooling web server to close a
+// connection (nudge.go), which nginx skips if a request crossed it.
+// Nothing else is ever sent for a request after its END_REQUEST, and no management record is sent except in
 // answer to one: GET_VALUES gets a single GET_VALUES_RESULT with those of
 // FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS that were asked for;
 // any other record with request id 0 gets UNKNOWN_TYPE, as in the reference
@@ -110,7 +112,7 @@
 // either way END_REQUEST follows (appStatus 1). Note that a response that
 // was already under way then ends looking complete to the web server.
 //
-// Server.Shutdown closes the listeners and the idle connections, answers
-// new requests on busy connections with FCGI_OVERLOADED, lets active ones
-// finish, and closes each connection after its last END_REQUEST.
+// Server.Shutdown closes the listeners, keeps serving open connections,
+// nudges the pooled ones so that the web server closes them, and returns
+// when every connection has ended (see its doc comment for the timings).
 package fastcgi

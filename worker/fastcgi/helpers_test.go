@@ -96,7 +96,8 @@ func (r rawRecord) end() endRequest {
 }
 
 // readRecord reads one record and checks its framing: version 1, padding
-// to 8 as this server always pads, and only the types a responder may send.
+// to 8 as this server always pads, and only the types a responder may send
+// (STDERR only empty: the nudge).
 func readRecord(br *bufio.Reader) (rawRecord, error) {
 	var h [headerLen]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -112,6 +113,10 @@ func readRecord(br *bufio.Reader) (rawRecord, error) {
 	}
 	switch r.typ {
 	case typeStdout, typeEndRequest, typeGetValuesResult, typeUnknownType:
+	case typeStderr: // only the nudge, empty
+		if n != 0 {
+			return r, fmt.Errorf("server sent a STDERR record with %d bytes", n)
+		}
 	default:
 		return r, fmt.Errorf("server sent a %v record", r.typ)
 	}
@@ -137,7 +142,11 @@ type response struct {
 	records  int // STDOUT records, the empty one included
 	end      endRequest
 	emptyOut bool // the empty STDOUT record came (right) before END_REQUEST
+	nudges   int  // empty STDERR records (nudges) for the id before its STDOUT
 }
+
+// isNudge reports whether r is a nudge: an empty STDERR record.
+func isNudge(r rawRecord) bool { return r.typ == typeStderr && len(r.content) == 0 }
 
 // status returns the CGI Status of the response, 200 if there is none.
 func (r response) status() int {
@@ -218,8 +227,11 @@ func (c *client) response(id uint16) response {
 			others = append(others, r)
 			continue
 		}
-		switch r.typ {
-		case typeStdout:
+		switch {
+		case isNudge(r) && resp.records == 0:
+			// A nudge the request crossed: nginx skips it.
+			resp.nudges++
+		case r.typ == typeStdout:
 			if resp.emptyOut {
 				c.t.Fatalf("request %d: STDOUT after the empty STDOUT record", id)
 			}
@@ -228,7 +240,7 @@ func (c *client) response(id uint16) response {
 				resp.emptyOut = true
 			}
 			resp.stdout = append(resp.stdout, r.content...)
-		case typeEndRequest:
+		case r.typ == typeEndRequest:
 			resp.end = r.end()
 			c.pending = append(others, c.pending...)
 			return resp
@@ -250,6 +262,8 @@ func (c *client) tryResponse(id uint16) (response, bool) {
 			return resp, false
 		}
 		switch {
+		case isNudge(r):
+			resp.nudges++
 		case r.id != id:
 			c.t.Fatalf("record for request %d while waiting for %d", r.id, id)
 		case r.typ == typeStdout:
@@ -259,6 +273,14 @@ func (c *client) tryResponse(id uint16) (response, bool) {
 			resp.end = r.end()
 			return resp, true
 		}
+	}
+}
+
+// expectNudge checks that the next record is the nudge for request id.
+func (c *client) expectNudge(id uint16) {
+	c.t.Helper()
+	if r := c.next(); !isNudge(r) || r.id != id {
+		c.t.Fatalf("expected the nudge for request %d, got a %v record of %d bytes for %d", id, r.typ, len(r.content), r.id)
 	}
 }
 

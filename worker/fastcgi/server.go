@@ -294,16 +294,19 @@ func (s *Server) stop(kill bool) (conns []*conn, err error) {
 // connections keep being served, since a front end with a connection pool
 // (nginx's fastcgi_keep_conn with upstream keepalive) may send a request on
 // any of them at any moment and FastCGI cannot tell it that a connection
-// ends; each closes once it has been idle for a second (or the idle
-// timeout, if shorter), or after END_REQUEST when the peer asked with
-// KEEP_CONN=0. Halfway to ctx's deadline, a connection closes once idle for
-// 50 ms; three quarters of the way, the connections still in use close at
-// their next request boundary, which may race a request the front end is
-// sending (nginx does not retry a POST). Shutdown returns when every Serve
-// loop has returned (a connection accepted while the listener closed is
-// served too) and every connection and handler is done. If ctx ends first, the remaining
-// connections are closed (their handlers see their contexts cancelled) and
-// ctx's error is returned without waiting for those handlers.
+// ends. A pooled connection (its last request had KEEP_CONN) is nudged
+// instead (nudge.go): at once when idle, after its END_REQUEST when busy;
+// nginx then closes it, and it ends when the peer does, or nudgeWait after
+// the nudge. Another closes once idle for a second (or the idle timeout, if
+// shorter), or after END_REQUEST when the peer asked with KEEP_CONN=0.
+// Halfway to ctx's deadline, such a connection closes once idle for 50 ms;
+// three quarters of the way, the connections still in use (a peer that
+// ignores nudges) close at their next request boundary. Shutdown returns
+// when every Serve loop has returned (a connection accepted while the
+// listener closed is served too) and every connection and handler is done.
+// If ctx ends first, the remaining connections are closed (their handlers
+// see their contexts cancelled) and ctx's error is returned without waiting
+// for those handlers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns, lerr := s.stop(false)
 	for _, c := range conns {

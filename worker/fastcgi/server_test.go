@@ -15,10 +15,13 @@ import (
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
-// Shutdown drains: the listener closes at once, requests keep being served
-// on open connections (a front end's pool may send one at any moment), a
-// connection closes once it has been idle for drainIdle, and Shutdown
-// returns when none is left.
+// Shutdown drains: the listener closes at once; requests keep being served
+// on open connections (a front end's pool may send one at any moment). A
+// pooled connection idle at the drain is nudged at once, one busy after its
+// response, and each closes when the peer closes it, or nudgeWait after
+// the nudge; a request that crosses the nudge is served. A connection the
+// peer multiplexes is never nudged and closes once idle for drainIdle.
+// Shutdown returns when none is left.
 func TestShutdownWithRequestsInFlight(t *testing.T) {
 	g := newGate()
 	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,53 +30,69 @@ func TestShutdownWithRequestsInFlight(t *testing.T) {
 		}
 		io.WriteString(w, "done "+r.URL.Path)
 	})})
-	idle := dial(t, ts.addr)
-	idle.send(wholeRequest(1, true, getEnv("/first"), nil))
-	idle.response(1)
-
-	busy := dial(t, ts.addr)
-	busy.send(wholeRequest(1, true, getEnv("/held"), nil))
+	pooled := func() *client {
+		c := dial(t, ts.addr)
+		c.send(wholeRequest(1, true, getEnv("/first"), nil))
+		c.response(1)
+		return c
+	}
+	idle, crossing, held := pooled(), pooled(), pooled()
+	held.send(wholeRequest(1, true, getEnv("/held"), nil))
+	mpx := dial(t, ts.addr)
+	mpx.send(wholeRequest(1, true, getEnv("/held"), nil))
+	g.waitEntered(t, "/held")
 	g.waitEntered(t, "/held")
 
 	shut := make(chan error, 1)
-	start := time.Now()
 	go func() { shut <- ts.Shutdown(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	idle.expectNudge(1)
+	nudged := time.Now()
 	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
 		t.Fatal("listener still accepts")
 	}
-	// The idle connection still serves a request sent during the drain.
-	idle.send(wholeRequest(2, true, getEnv("/late"), nil))
-	if got := idle.response(2).body(); got != "done /late" {
-		t.Fatalf("request on an idle kept connection during the drain: %q", got)
+	idle.nc.Close() // as nginx does with a nudged idle connection
+
+	// nginx uses id 1 for every request: the nudge and the request cross.
+	crossing.send(wholeRequest(1, true, getEnv("/late"), nil))
+	if got := crossing.response(1); got.body() != "done /late" || got.nudges > 1 {
+		t.Fatalf("request across the nudge: %q, %d nudges before it", got.body(), got.nudges)
 	}
-	busy.send(wholeRequest(2, true, getEnv("/new"), nil))
-	if got := busy.response(2).body(); got != "done /new" {
+	crossing.expectNudge(1)
+	// This peer ignores nudges: the connection closes nudgeWait after.
+	crossing.expectEOF()
+	if waited := time.Since(nudged); waited < nudgeWait {
+		t.Fatalf("nudged connection closed after %v, before nudgeWait", waited)
+	}
+
+	// A second request on the multiplexing connection, then its first
+	// answer; it closes after drainIdle without a nudge.
+	mpx.send(wholeRequest(2, true, getEnv("/new"), nil))
+	if got := mpx.response(2).body(); got != "done /new" {
 		t.Fatalf("new request on a busy connection during the drain: %q", got)
-	}
-	// Quiet for drainIdle: the idle connection closes.
-	idle.expectEOF()
-	if waited := time.Since(start); waited < drainIdle {
-		t.Fatalf("idle connection closed after %v, before drainIdle", waited)
 	}
 	select {
 	case err := <-shut:
-		t.Fatalf("Shutdown returned %v with a request in flight", err)
+		t.Fatalf("Shutdown returned %v with requests in flight", err)
 	default:
 	}
 	g.open("/held")
-	if got := busy.response(1).body(); got != "done /held" {
+	if got := held.response(1).body(); got != "done /held" {
 		t.Fatalf("got %q", got)
 	}
-	busy.expectEOF()
+	held.expectNudge(1)
+	held.nc.Close()
+	if got := mpx.response(1).body(); got != "done /held" {
+		t.Fatalf("got %q", got)
+	}
+	mpx.expectEOF()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
 
-// A peer that never lets a connection go quiet is closed at a request
-// boundary three quarters of the way to the drain's deadline, not cut off at
-// the deadline.
+// A peer that ignores nudges and never lets a connection go quiet is closed
+// at a request boundary three quarters of the way to the drain's deadline,
+// not cut off at the deadline.
 func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
 	ts := start(t, &Server{Handler: handlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
@@ -91,24 +110,30 @@ func TestShutdownBusyConnectionClosesAtBoundary(t *testing.T) {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- ts.Shutdown(ctx) }()
-	served := 0
+	served, nudges := 0, 0
 	for id := uint16(1); ; id++ {
 		c.send(wholeRequest(id, true, getEnv("/busy"), nil))
 		resp, ok := c.tryResponse(id)
+		nudges += resp.nudges
 		if !ok {
 			break
 		}
 		if resp.body() != "ok" {
 			t.Fatalf("request %d: %q", id, resp.body())
 		}
+		// The next request goes out as soon as END_REQUEST is read, as
+		// nginx sends it: the connection is never idle, and must not look
+		// multiplexed (which would stop the nudges).
 		served++
-		time.Sleep(20 * time.Millisecond) // busy: never idle for drainIdle
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v (the connection should close before the deadline)", err)
 	}
 	if served < 10 {
 		t.Fatalf("only %d requests served before the close", served)
+	}
+	if nudges < served-1 {
+		t.Fatalf("%d nudges for %d responses during the drain", nudges, served)
 	}
 }
 
@@ -192,6 +217,9 @@ func TestTimeouts(t *testing.T) {
 		c := dial(t, ts.addr)
 		c.send(wholeRequest(1, true, getEnv("/"), nil))
 		c.response(1)
+		// A pooled connection is nudged at the idle timeout, then closed
+		// nudgeWait later; one that never had a request is closed.
+		c.expectNudge(1)
 		c.expectEOF()
 		dial(t, ts.addr).expectEOF()
 	})

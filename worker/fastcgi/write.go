@@ -196,6 +196,14 @@ func (c *conn) end(req *request, out []byte, aborted bool) bool {
 
 	c.wmu.Lock()
 	req.ended, req.aborted = true, aborted
+	// A pooled connection that is draining, or closes now, carries a nudge
+	// after END_REQUEST, so that the web server does not pool it again.
+	c.mu.Lock()
+	nudge := c.nudgeAfterLocked(req.keep)
+	c.mu.Unlock()
+	if nudge {
+		out = appendNudge(out, req.id)
+	}
 	_ = c.writeLocked(out, nil)
 	// Only now, with END_REQUEST written, does the request stop counting as
 	// active: the request whose answer makes the connection close is then
@@ -204,6 +212,9 @@ func (c *conn) end(req *request, out []byte, aborted bool) bool {
 	c.mu.Lock()
 	c.active--
 	closeNow := c.answeredLocked(req.keep)
+	if nudge {
+		c.nudged = true
+	}
 	c.mu.Unlock()
 	// The end of the stream follows END_REQUEST at once, so that the web
 	// server, which reads until it, most often finds both in one wake-up.

@@ -56,6 +56,10 @@ type Config struct {
 	PassAuthorization bool
 	// Timeout is a script run's time limit (504 after it); 0 means none.
 	Timeout time.Duration
+	// SlowLog logs a script still running after it, once, with its path,
+	// pid and time so far (php-fpm's slowlog; a script's stack is not
+	// Go's to read). 0, or not below Timeout (whose line says it): off.
+	SlowLog time.Duration
 	// MaxScripts bounds the scripts running at once; 0 means
 	// DefaultMaxScripts.
 	MaxScripts int
@@ -79,6 +83,7 @@ type Handler struct {
 	baseEnv  []string // pass_env values, "NAME=value"
 	passAuth bool
 	timeout  time.Duration
+	slow     time.Duration
 	wait     time.Duration
 	software string
 	log      zerolog.Logger
@@ -104,6 +109,7 @@ func New(c Config) (*Handler, error) {
 		dir:      c.Dir,
 		passAuth: c.PassAuthorization,
 		timeout:  c.Timeout,
+		slow:     c.SlowLog,
 		wait:     c.MaxScriptsWait,
 		software: c.ServerSoftware,
 		log:      c.Log,

@@ -94,6 +94,7 @@ type proc struct {
 	reaped    bool
 	why       killReason
 	stopTimer func() bool
+	stopSlow  func() bool
 	stopCtx   func() bool
 }
 
@@ -176,6 +177,9 @@ func (h *Handler) start(ctx context.Context, t *target, env []string, in stdinSo
 	p.mu.Lock()
 	if h.timeout > 0 {
 		p.stopTimer = time.AfterFunc(h.timeout, func() { p.kill(reasonTimeout) }).Stop
+	}
+	if h.slow > 0 && (h.timeout == 0 || h.slow < h.timeout) {
+		p.stopSlow = time.AfterFunc(h.slow, p.logSlow).Stop
 	}
 	p.stopCtx = context.AfterFunc(ctx, func() { p.kill(reasonClientGone) })
 	p.mu.Unlock()
@@ -328,6 +332,9 @@ func (p *proc) finish(abort killReason) {
 	if p.stopTimer != nil {
 		p.stopTimer()
 	}
+	if p.stopSlow != nil {
+		p.stopSlow()
+	}
 	p.stopCtx()
 	why := p.why
 	p.mu.Unlock()
@@ -457,5 +464,20 @@ func (p *proc) drainStderr() {
 	if dropped > 0 {
 		p.h.log.Warn().Str("script", p.script).Int("pid", p.pid).Int("bytes", dropped).
 			Msgf("cgi stderr: more than %d lines; the rest was not logged", maxStderrLines)
+	}
+}
+
+// logSlow is slow_request_log's line for a script still running.
+func (p *proc) logSlow() {
+	p.mu.Lock()
+	done := p.reaped
+	p.mu.Unlock()
+	select {
+	case <-p.exited:
+		done = true
+	default:
+	}
+	if !done {
+		p.h.log.Warn().Str("script", p.script).Int("pid", p.pid).Dur("elapsed", time.Since(p.start)).Msg("slow request")
 	}
 }

@@ -585,3 +585,36 @@ func TestCutBodyKillsTheScript(t *testing.T) {
 		c.Close()
 	}
 }
+
+// slow_request_log logs a script still running, once, with its path and
+// pid, while it runs; the script goes on.
+func TestSlowLog(t *testing.T) {
+	f := newFixture(t, Config{Timeout: time.Minute, SlowLog: 100 * time.Millisecond}, map[string]string{
+		"gate.sh": "#!/bin/sh\necho $$ > {{dir}}/leader.pid\nwhile [ ! -e {{dir}}/open ]; do sleep 0.02; done\nprintf 'Content-Type: text/plain\\n\\nok'\n",
+	})
+	srv := f.serve()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(srv.URL + "/gate.sh")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	e := f.waitLog("slow request", nil)
+	if e["script"] != f.root+"/gate.sh" || int(e["pid"].(float64)) != readPid(t, f.dir+"/leader.pid") || e["elapsed"] == nil {
+		t.Errorf("slow log %v", e)
+	}
+	if err := os.WriteFile(f.dir+"/open", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; b != "ok" {
+		t.Fatalf("reply %q", b)
+	}
+	if n := len(f.logEvents("slow request")); n != 1 {
+		t.Errorf("%d slow request lines, want 1", n)
+	}
+}

@@ -46,6 +46,11 @@ type Config struct {
 	// to the end of its response; then the process's threads are dumped
 	// into the log and it is killed, and the client gets 504. 0: no limit.
 	RequestTimeout time.Duration
+	// SlowRequestLog logs a request still in its process after it, once,
+	// with the traceback of every thread of the process (SIGUSR2 to
+	// faulthandler, which leaves it running); 0, or not below
+	// RequestTimeout (whose own line has the traceback): off.
+	SlowRequestLog time.Duration
 	// BootTimeout bounds a replacement process's import, checked every
 	// second: one still importing is killed and counts as a failed start
 	// (back-off, 503 while nothing serves). 0: no limit. The first boot is

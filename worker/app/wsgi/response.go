@@ -109,14 +109,21 @@ func reqInfo(r *http.Request) string { return r.Method + " " + r.RequestURI }
 // another goroutine; anything else is pumped into a spool (stream.go), and
 // the status and headers are checked by setHeaders (headers.go).
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
-	var timer *time.Timer
+	var timer, slow *time.Timer
+	seq := s.seq
 	if h.cfg.RequestTimeout > 0 {
-		seq := s.seq
 		timer = time.AfterFunc(h.cfg.RequestTimeout, func() { h.pool.timeout(s, seq, reqInfo(r)) })
+	}
+	if d := h.cfg.SlowRequestLog; d > 0 && (h.cfg.RequestTimeout == 0 || d < h.cfg.RequestTimeout) {
+		start := time.Now()
+		slow = time.AfterFunc(d, func() { h.pool.slow(s, seq, reqInfo(r), start) })
 	}
 	stop := func() {
 		if timer != nil {
 			timer.Stop()
+		}
+		if slow != nil {
+			slow.Stop()
 		}
 	}
 	rd := s.rd

@@ -141,6 +141,32 @@ func (p *pool) timeout(s *slot, seq uint64, request string) {
 	p.killLocked(s.p, "request_timeout", request)
 }
 
+// slow is slow_request_log's timer for the request seq on s, handed to its
+// process at start: it logs the request with the traceback of every thread
+// of the process, which goes on running. A process already being killed,
+// or with a dump under way (the line would wait on another's traceback),
+// is left alone.
+func (p *pool) slow(s *slot, seq uint64, request string, start time.Time) {
+	p.mu.Lock()
+	if !s.use || s.seq != seq || s.p.state >= killing || s.p.pid <= 0 || s.p.dumpTo != nil {
+		p.mu.Unlock()
+		return
+	}
+	ch := make(chan string, 1)
+	s.p.dumpTo = ch
+	pid := s.p.pid
+	p.mu.Unlock()
+	_ = syscall.Kill(pid, syscall.SIGUSR2)
+	ev := p.log.Warn().Int("pid", pid).Str("request", request)
+	select {
+	case tb := <-ch:
+		ev = ev.Str("traceback", tb)
+	case <-time.After(dumpWait):
+		ev = ev.Str("traceback", fmt.Sprintf("(none: the process did not answer SIGUSR2 within %s)", dumpWait))
+	}
+	ev.Dur("elapsed", time.Since(start)).Msg("slow request")
+}
+
 // timedOut reports whether pr was killed for request_timeout (504, not 502).
 func (p *pool) timedOut(pr *proc) bool {
 	p.mu.Lock()

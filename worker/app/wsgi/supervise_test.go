@@ -349,3 +349,38 @@ func TestSlowClientsHoldNoProcess(t *testing.T) {
 		t.Errorf("slow download: %d bytes", n)
 	}
 }
+
+// slow_request_log logs a request once, while it runs, with its process's
+// traceback; the process goes on and the request succeeds.
+func TestSlowRequestLog(t *testing.T) {
+	a := startApp(t, "conformance", func(c *Config) {
+		c.SlowRequestLog = 100 * time.Millisecond
+		c.Processes, c.Threads = 1, 2
+	})
+	first := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(a.url + "/barrier?2") // waits for a second request
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		first <- fmt.Sprint(resp.StatusCode, " ", string(body))
+	}()
+	line := a.log.wait(t, "slow request", `GET /barrier?2"`)
+	for _, want := range []string{"in barrier", "conformance.py", "elapsed"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the slow request's log line has no %q: %s", want, line)
+		}
+	}
+	if resp, body := a.get(t, "/barrier?02"); resp.StatusCode != 200 {
+		t.Fatalf("second request: %d %s", resp.StatusCode, body)
+	}
+	if got := <-first; got != "200 met" {
+		t.Fatalf("the slow request: %s", got)
+	}
+	if n := strings.Count(a.log.String(), `GET /barrier?2"`); n != 1 {
+		t.Errorf("%d log lines for the slow request, want 1:\n%s", n, a.log.String())
+	}
+}
