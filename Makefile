@@ -8,7 +8,7 @@ BENCHROUNDS ?= 3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/arbiter-dev/arbiter/cmd.Version=$(VERSION)
 
-.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx bench-cgi bench-wsgi bench-reload chaos clean
+.PHONY: all build run test test-short lint fuzz bench bench-core bench-nginx bench-cgi bench-wsgi bench-reload bench-scale chaos clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench-wsgi: build
 
 bench-reload:
 	$(GO) run ./internal/bench/reload -duration 60s
+
+# A bursty load against a dynamic fleet and fixed fleets of its bounds.
+bench-scale: build
+	$(GO) run ./internal/bench/scale
 
 # arbiter's reliability scenarios at full scale (docs/reliability.md); up to
 # 15 minutes. Not part of make test, which runs each at a small scale.

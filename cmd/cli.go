@@ -1,4 +1,5 @@
-// Package cmd is arbiter's command line: run, check, signal, and the hidden
+// Package cmd is arbiter's command line: run, check, signal, the control
+// commands (status, reload, scale, upgrade, stop), and the hidden
 // worker command the master re-executes itself with. A program that imports
 // arbiter as a library gets the same command line through arbiter.Main.
 package cmd
@@ -26,7 +27,7 @@ func Main(app worker.App) {
 // Run runs the command line and returns the exit code.
 func Run(args []string, app worker.App, stdout, stderr io.Writer) int {
 	c := newApp(app, stdout, stderr)
-	err := c.Run(args)
+	err := c.Run(negativeScale(args))
 	if err != nil {
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) && exit.ExitCode() == 0 {
@@ -53,7 +54,8 @@ func newApp(app worker.App, stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // exit codes are mapped in Run
 		OnUsageError:    onUsageError,
-		Commands:        withUsageErrors(runCommand(app), checkCommand(app), signalCommand(), workerCommand(app)),
+		Commands: withUsageErrors(append([]*cli.Command{runCommand(app), checkCommand(app), signalCommand()},
+			append(controlCommands(), workerCommand(app))...)...),
 	}
 }
 

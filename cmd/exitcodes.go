@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/control"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
 	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
 	"github.com/arbiter-dev/arbiter/worker"
@@ -20,6 +21,8 @@ const (
 	ExitConfig     = 5 // the config is invalid
 	ExitListen     = 6 // a listener could not be bound
 	ExitRunning    = 7 // the pidfile names a live master
+	ExitFailed     = 8 // a control command was refused or failed (status, reload, scale, upgrade, stop)
+	ExitNoMaster   = 9 // no master answers on the control socket
 )
 
 // usageError marks a command-line mistake.
@@ -29,6 +32,7 @@ type usageError struct{ error }
 func ExitCode(err error) int {
 	var cfgErr config.Errors
 	var usage usageError
+	var failed commandFailed
 	switch {
 	case err == nil:
 		return ExitOK
@@ -40,6 +44,10 @@ func ExitCode(err error) int {
 		return ExitListen
 	case errors.Is(err, pidfile.ErrRunning):
 		return ExitRunning
+	case errors.As(err, &failed):
+		return ExitFailed
+	case errors.Is(err, control.ErrUnreachable):
+		return ExitNoMaster
 	case errors.Is(err, master.ErrAppLoad), errors.Is(err, worker.ErrAppLoad):
 		return ExitAppLoad
 	case errors.Is(err, master.ErrWorkerBoot), errors.Is(err, worker.ErrBoot):

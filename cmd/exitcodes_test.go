@@ -3,9 +3,11 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/arbiter/control"
 	"github.com/arbiter-dev/arbiter/arbiter/master"
 	"github.com/arbiter-dev/arbiter/arbiter/pidfile"
 	"github.com/arbiter-dev/arbiter/worker"
@@ -28,6 +30,8 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("%w: static app: no such directory", worker.ErrAppLoad), ExitAppLoad},
 		{wrapBoot(errors.New("no boot document")), ExitWorkerBoot},
 		{loggedError{fmt.Errorf("%w: x", master.ErrListen)}, ExitListen},
+		{commandFailed{errors.New("reload refused: config invalid")}, ExitFailed},
+		{fmt.Errorf("%w on control socket /x: connection refused", control.ErrUnreachable), ExitNoMaster},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {
@@ -36,5 +40,21 @@ func TestExitCode(t *testing.T) {
 	}
 	if ExitWorkerBoot != 3 || ExitAppLoad != 4 {
 		t.Fatal("worker exit codes must stay gunicorn's 3 and 4 (docs/signals.md)")
+	}
+}
+
+func TestNegativeScale(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"arbiter scale -2", "arbiter scale -- -2"},
+		{"arbiter scale -c a.toml -1", "arbiter scale -c a.toml -- -1"},
+		{"arbiter scale -1 -c a.toml", "arbiter scale -c a.toml -- -1"},
+		{"arbiter scale +1", "arbiter scale +1"},
+		{"arbiter status -c a.toml", "arbiter status -c a.toml"},
+		{"arbiter scale -- -3", "arbiter scale -- -3"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(negativeScale(strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("%q → %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -59,6 +59,16 @@ type Config struct {
 	ReloadBatch             int           `json:"reload_batch"`    // rolling: workers replaced at a time
 	UpgradeTimeout          time.Duration `json:"upgrade_timeout"` // USR2: how long the new master may take to be ready
 
+	// Dynamic worker count (docs/config.md): WorkersMax > 0 turns it on;
+	// the fleet then moves between WorkersMin and WorkersMax, starting at
+	// Workers. Both are 0 for a fixed fleet of Workers.
+	WorkersMin     int           `json:"workers_min"`
+	WorkersMax     int           `json:"workers_max"`
+	ScaleDownAfter time.Duration `json:"scale_down_after"` // quiet time before one worker less
+	// ControlSocket is the path of the master's control socket (docs/operations.md),
+	// already defaulted (ControlSocketPath); "" = none.
+	ControlSocket string `json:"control_socket"`
+
 	Backlog           int           `json:"backlog"`
 	Keepalive         time.Duration `json:"keepalive"`
 	WorkerConnections int           `json:"worker_connections"`
@@ -207,6 +217,7 @@ const (
 	DefaultReloadStrategy        = ReloadGeneration
 	DefaultReloadBatch           = 1
 	DefaultUpgradeTimeout        = 60 * time.Second
+	DefaultScaleDownAfter        = 30 * time.Second
 	DefaultBacklog               = 2048
 	DefaultKeepalive             = 2 * time.Second
 	DefaultWorkerConnections     = 1000

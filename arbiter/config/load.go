@@ -83,7 +83,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 	d := &decoder{ix: buildIndex(nil), bad: map[string]bool{}}
 	r := &parseReporter{d: d, origins: map[string]string{}}
 	base := wd
-	workersSet := false
+	workersSet, controlSet := false, false
 
 	if hasFile {
 		d.file = name
@@ -106,6 +106,7 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		d.ix = buildIndex(data)
 		d.walk("", doc, rootSchema(c))
 		_, workersSet = doc["workers"]
+		_, controlSet = doc["control_socket"]
 		resolvePaths(c, base)
 	}
 
@@ -157,6 +158,14 @@ func build(name string, data []byte, hasFile bool, o Overrides, getenv func(stri
 		r.origins["listen"] = flagBind
 	}
 
+	if !workersSet && r.origin("workers") == "" && c.WorkersMax > 0 {
+		// A dynamic fleet starts at its minimum unless told otherwise.
+		c.Workers = max(c.WorkersMin, 1)
+	}
+	if !controlSet {
+		c.ControlSocket = ControlSocketPath(c.Path, c.Pidfile, getenv, os.Getuid())
+	}
+
 	validate(c, r)
 	if len(d.problems) > 0 {
 		sortProblems(d.problems)
@@ -174,6 +183,7 @@ func defaults() *Config {
 		ReloadStrategy:        DefaultReloadStrategy,
 		ReloadBatch:           DefaultReloadBatch,
 		UpgradeTimeout:        DefaultUpgradeTimeout,
+		ScaleDownAfter:        DefaultScaleDownAfter,
 		Backlog:               DefaultBacklog,
 		Keepalive:             DefaultKeepalive,
 		WorkerConnections:     DefaultWorkerConnections,
@@ -206,6 +216,7 @@ func resolvePaths(c *Config, base string) {
 		c.Status.Address = resolveAddress(base, c.Status.Address)
 	}
 	c.Pidfile = resolve(base, c.Pidfile)
+	c.ControlSocket = resolve(base, c.ControlSocket)
 	c.Log.File = resolve(base, c.Log.File)
 	if c.Log.AccessLog != "-" {
 		c.Log.AccessLog = resolve(base, c.Log.AccessLog)

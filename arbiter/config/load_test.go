@@ -74,6 +74,8 @@ func TestParseValidFiles(t *testing.T) {
 				ReloadStrategy:        ReloadRolling,
 				ReloadBatch:           2,
 				UpgradeTimeout:        90 * time.Second,
+				ScaleDownAfter:        DefaultScaleDownAfter,
+				ControlSocket:         filepath.Join(td, "run/arbiter.ctl"), // next to the pidfile
 				User:                  "nobody",
 				Group:                 "nogroup",
 				Umask:                 0o027,
@@ -128,7 +130,11 @@ func TestParseValidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error:\n%v", err)
 			}
-			if want := tt.want(); !reflect.DeepEqual(got, want) {
+			want := tt.want()
+			if want.ControlSocket == "" {
+				want.ControlSocket = ControlSocketPath(want.Path, want.Pidfile, env(), os.Getuid())
+			}
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got\n%+v\nwant\n%+v", got, want)
 			}
 		})
@@ -346,6 +352,7 @@ func TestLoad(t *testing.T) {
 		}
 		want := wantDefaults()
 		want.Workers = 2
+		want.ControlSocket = ControlSocketPath("", "", os.Getenv, os.Getuid())
 		if os.Getenv("PORT") != "" {
 			want.Listen[0].Address = "0.0.0.0:" + os.Getenv("PORT")
 		}

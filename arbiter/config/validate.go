@@ -90,6 +90,7 @@ func validate(c *Config, r reporter) {
 	validateAccessLogFormat(c.Log, r)
 
 	validateProcess(c, r)
+	validateScaling(c, r)
 	validateListen(c.Listen, r)
 	validateApp(&c.App, "app", r)
 	validateMounts(c.Mounts, r)

@@ -131,9 +131,13 @@ type Master struct {
 	lastStatus     time.Time
 	lastStatusLine string
 
-	events chan event
-	done   chan struct{}
-	now    func() time.Time
+	ctl   controlState // the control socket (control.go)
+	scale scaler       // the dynamic worker count (scale.go)
+
+	events   chan event
+	commands chan command // from the control socket's connections
+	done     chan struct{}
+	now      func() time.Time
 }
 
 // proc is the master's view of one worker.
@@ -171,7 +175,7 @@ func New(opt Options) *Master {
 		log: opt.Log.With().Int("pid", os.Getpid()).Logger(),
 		gen: 1, desired: opt.Config.Workers,
 		workers: map[int]*proc{}, byPID: map[int]*proc{},
-		events: make(chan event, 256), done: make(chan struct{}), now: time.Now,
+		events: make(chan event, 256), commands: make(chan command), done: make(chan struct{}), now: time.Now,
 	}
 }
 
@@ -234,6 +238,7 @@ func (m *Master) Run() error {
 		}
 		defer stopStatus()
 	}
+	defer m.startControl()()
 	parent := 0
 	if m.opt.Takeover != nil {
 		parent = m.opt.Takeover.Parent
@@ -259,14 +264,18 @@ func (m *Master) Run() error {
 			m.onSignal(s)
 		case ev := <-m.events:
 			m.onEvent(ev)
+		case c := <-m.commands:
+			m.onCommand(c)
 		case <-tick.C:
 			m.reap()
 			m.checkTimers()
 			m.checkRecycling(m.now())
 			m.checkPidfile()
 			m.notifyTick(m.now())
+			m.scaleTick()
 		}
 		m.manage()
+		m.settle()
 		m.publish()
 	}
 	m.log.Info().Msg("master stopped")
@@ -290,7 +299,7 @@ func (m *Master) onSignal(s os.Signal) {
 			m.log.Warn().Int("new_master", m.upgrade.pid).Msg("HUP refused: an upgrade is in progress; HUP the new master once it has taken over")
 			return
 		}
-		m.reload()
+		_ = m.reload() // a refusal is logged
 	case signals.GracefulStop:
 		m.abortUpgrade(syscall.SIGTERM)
 		m.stop(true)
@@ -298,15 +307,9 @@ func (m *Master) onSignal(s os.Signal) {
 		m.abortUpgrade(syscall.SIGQUIT)
 		m.stop(false)
 	case signals.AddWorker:
-		if m.state == running {
-			m.desired++
-			m.log.Info().Int("workers", m.desired).Msg("worker count changed")
-		}
+		m.scaleBySignal(+1)
 	case signals.RemoveWorker:
-		if m.state == running && m.desired > 1 {
-			m.desired--
-			m.log.Info().Int("workers", m.desired).Msg("worker count changed")
-		}
+		m.scaleBySignal(-1)
 	case signals.StopWorkers:
 		if m.state == running {
 			m.desired = 0
@@ -315,7 +318,7 @@ func (m *Master) onSignal(s os.Signal) {
 	case signals.ReopenLogs:
 		m.reopenLogs()
 	case signals.Upgrade:
-		m.startUpgrade()
+		_ = m.startUpgrade() // a refusal is logged
 	}
 }
 

@@ -12,11 +12,11 @@ import (
 )
 
 // reload re-reads the config file. An invalid file keeps the running
-// generation and logs every problem. A valid one starts a new generation;
-// manage retires the old one once the new one is ready.
-func (m *Master) reload() {
+// generation, logs every problem and returns them. A valid one starts a new
+// generation (nil); manage retires the old one once the new one is ready.
+func (m *Master) reload() error {
 	if m.state != running {
-		return
+		return errors.New("reload refused: the master is stopping")
 	}
 	m.notifyErr(m.opt.Notify.Reloading(fmt.Sprintf("reloading: generation %d", m.gen+1)))
 	refused := func() { m.notifyErr(m.opt.Notify.Ready("reload refused; " + m.statusLine())) }
@@ -34,7 +34,8 @@ func (m *Master) reload() {
 			m.log.Error().Err(err).Msg("reload refused; keeping the running generation")
 		}
 		refused()
-		return
+		m.reloadStarted(0, err)
+		return fmt.Errorf("reload refused: %w", err)
 	}
 	keepMasterSettings(cfg, m.cfg, m.log)
 	useActivated(cfg, m.opt.Activated)
@@ -45,7 +46,8 @@ func (m *Master) reload() {
 	if err != nil {
 		m.log.Error().Err(err).Msg("reload refused: cannot bind a new listener; keeping the running generation")
 		refused()
-		return
+		m.reloadStarted(0, err)
+		return fmt.Errorf("reload refused: cannot bind a new listener: %w", err)
 	}
 	for _, l := range listeners.Unused(ls, m.open) {
 		m.open = append(m.open, l)
@@ -61,10 +63,12 @@ func (m *Master) reload() {
 	m.log = m.log.Level(logging.ParseLevel(cfg.Log.Level))
 	m.base = m.base.Level(logging.ParseLevel(cfg.Log.Level))
 	m.log.Info().Int("generation", m.gen).Int("workers", m.desired).Msg("reloading: starting a new generation")
+	m.reloadStarted(m.gen, nil)
+	return nil
 }
 
 // keepMasterSettings carries over what a HUP cannot change in a running
-// master (the pidfile, the log file and format) and warns when the new file
+// master (the pidfile, the control socket, the log file and format) and warns when the new file
 // asked for a change. Everything else applies: listeners are added and
 // removed, and the new generation's workers get the new config.
 func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
@@ -74,6 +78,10 @@ func keepMasterSettings(next, cur *config.Config, log zerolog.Logger) {
 	if next.Pidfile != cur.Pidfile {
 		warn("pidfile")
 		next.Pidfile = cur.Pidfile
+	}
+	if next.ControlSocket != cur.ControlSocket {
+		warn("control_socket")
+		next.ControlSocket = cur.ControlSocket
 	}
 	if next.Log.File != cur.Log.File || next.Log.Format != cur.Log.Format {
 		warn("log.file/log.format")

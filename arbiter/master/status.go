@@ -43,6 +43,37 @@ type Snapshot struct {
 	Durations ipc.Histogram  `json:"request_durations"`
 	Workers   []WorkerStatus `json:"workers"`
 	At        time.Time      `json:"at"`
+
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	// WorkersMin and WorkersMax are the dynamic fleet's bounds; 0 for a
+	// fixed fleet.
+	WorkersMin int               `json:"workers_min,omitempty"`
+	WorkersMax int               `json:"workers_max,omitempty"`
+	LastReload *ReloadStatus     `json:"last_reload,omitempty"` // nil before the first
+	Listeners  []ListenerStatus  `json:"listeners"`
+	Scaling    []ScalingDecision `json:"scaling_decisions,omitempty"`
+	// ControlSocket is the path the master's control socket was bound to;
+	// "" when it has none.
+	ControlSocket string `json:"control_socket,omitempty"`
+}
+
+// ListenerStatus is one listener in a Snapshot, with its accept queue as
+// sampled at the last tick (every 100 ms). AcceptQueue and Backlog are nil
+// for a unix socket, whose queue Linux does not report this way.
+type ListenerStatus struct {
+	Address     string `json:"address"`
+	Protocol    string `json:"protocol"`
+	Name        string `json:"name,omitempty"`
+	AcceptQueue *int   `json:"accept_queue"`
+	Backlog     *int   `json:"backlog"`
+}
+
+func (l ListenerStatus) label() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return l.Address
 }
 
 // WorkerStatus is one worker in a Snapshot.
@@ -67,17 +98,36 @@ type WorkerStatus struct {
 	// AppsOmitted is how many more app processes the worker has than its
 	// heartbeat could list (a frame holds a few hundred).
 	AppsOmitted int `json:"app_processes_omitted,omitempty"`
+	// LastHeartbeatSeconds is the time since the worker's last message.
+	LastHeartbeatSeconds float64 `json:"last_heartbeat_seconds"`
 }
 
 func (m *Master) publish() {
 	now := m.now()
 	s := &Snapshot{PID: os.Getpid(), Generation: m.gen, Desired: m.desired, State: "running",
 		RequestsTotal: m.requestsDone, Spawned: m.nextID, BootFailures: m.bootFailuresTotal,
-		Goroutines: runtime.NumGoroutine(), At: now, Retirements: map[string]uint64{}}
+		Goroutines: runtime.NumGoroutine(), At: now, Retirements: map[string]uint64{},
+		StartedAt: m.ctl.started, UptimeSeconds: now.Sub(m.ctl.started).Seconds(),
+		WorkersMin: m.cfg.WorkersMin, WorkersMax: m.cfg.WorkersMax,
+		Scaling: m.scale.snapshot(), Listeners: []ListenerStatus{}}
 	for _, r := range retireReasons {
 		s.Retirements[r] = m.retired[r]
 	}
 	s.Durations.Add(&m.durationsDone)
+	if m.ctl.srv != nil {
+		s.ControlSocket = m.ctl.srv.Path()
+	}
+	if m.ctl.reload != nil {
+		r := *m.ctl.reload // the loop goes on changing its own
+		s.LastReload = &r
+	}
+	for _, q := range m.scale.queues {
+		l := ListenerStatus{Address: q.Address, Protocol: q.Protocol, Name: q.Name}
+		if q.TCP {
+			l.AcceptQueue, l.Backlog = &q.Queued, &q.Backlog
+		}
+		s.Listeners = append(s.Listeners, l)
+	}
 	if m.state != running {
 		s.State = "stopping"
 	}
@@ -87,7 +137,8 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), Reason: cmp.Or(p.retired, p.recycle), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted}
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), Reason: cmp.Or(p.retired, p.recycle), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted,
+			LastHeartbeatSeconds: now.Sub(p.lastSeen).Seconds()}
 		switch {
 		case p.retiring:
 			w.State = "retiring"
@@ -227,6 +278,7 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	}
 	writeRequestMetrics(w, s)
 	writeAppMetrics(w, s)
+	writeScaleMetrics(w, s)
 }
 
 // writeAppMetrics describes the workers' app processes (WSGI), when there

@@ -1,6 +1,8 @@
 package master
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -18,35 +20,37 @@ type upgrade struct {
 	started  time.Time
 	lifeline *os.File  // our end; the new master sees EOF when we exit
 	termAt   time.Time // when we gave up on it and sent SIGTERM
+	exit     string    // how it exited, once reaped
 }
 
 // startUpgrade re-executes the master's binary, from its path (it may have
 // been replaced since this master started), as a new master that inherits
 // every listener. This master keeps serving until the new one says it is
 // ready; see handOver and the upgrade checks in checkTimers and reap.
-func (m *Master) startUpgrade() {
+// It returns why no new master was started, or nil.
+func (m *Master) startUpgrade() error {
 	switch {
 	case m.state != running:
 		m.log.Warn().Msg("USR2 refused: this master is stopping")
-		return
+		return errors.New("upgrade refused: this master is stopping")
 	case m.upgrade != nil:
 		m.log.Warn().Int("new_master", m.upgrade.pid).Msg("USR2 refused: an upgrade is already in progress")
-		return
+		return fmt.Errorf("upgrade refused: an upgrade to new master %d is already in progress", m.upgrade.pid)
 	case m.takeover != nil && !m.takeover.promoted:
 		m.log.Warn().Int("old_master", m.takeover.parent).Msg("USR2 refused: this master is still taking over from the old one")
-		return
+		return fmt.Errorf("upgrade refused: this master is still taking over from old master %d", m.takeover.parent)
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		m.log.Error().Err(err).Msg("USR2: cannot start the new master")
-		return
+		return fmt.Errorf("upgrade: cannot start the new master: %w", err)
 	}
 	lifeR, lifeW, err := os.Pipe()
 	if err != nil {
 		readyR.Close()
 		readyW.Close()
 		m.log.Error().Err(err).Msg("USR2: cannot start the new master")
-		return
+		return fmt.Errorf("upgrade: cannot start the new master: %w", err)
 	}
 	files := []uintptr{os.Stdin.Fd(), os.Stdout.Fd(), os.Stderr.Fd()}
 	doc := ipc.Upgrade{Parent: os.Getpid()}
@@ -75,7 +79,7 @@ func (m *Master) startUpgrade() {
 		readyR.Close()
 		lifeW.Close()
 		m.log.Error().Err(err).Str("binary", m.opt.Self).Msg("USR2: cannot start the new master; this master keeps serving")
-		return
+		return fmt.Errorf("upgrade: cannot start the new master %s: %w", m.opt.Self, err)
 	}
 	m.log.Info().Int("new_master", m.upgrade.pid).Str("binary", m.opt.Self).Msg("upgrade: new master started; serving until it is ready")
 	go func() {
@@ -87,6 +91,7 @@ func (m *Master) startUpgrade() {
 		case <-m.done:
 		}
 	}()
+	return nil
 }
 
 // handOver runs when the new master's workers are ready: this master
@@ -111,6 +116,7 @@ func (m *Master) upgradeExited(ws unix.WaitStatus) {
 	m.upgrade = nil
 	u.lifeline.Close()
 	how := describeExit(ws)
+	u.exit = how
 	if m.handedOver {
 		m.log.Error().Int("new_master", u.pid).Str("exit", how).Msg("upgrade: the new master exited after the hand-off")
 		return

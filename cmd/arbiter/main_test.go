@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	arbconfig "github.com/arbiter-dev/arbiter/arbiter/config"
 	"github.com/arbiter-dev/arbiter/internal/proctest"
 	"github.com/arbiter-dev/arbiter/worker/app/echo"
 )
@@ -52,6 +53,16 @@ func newFixture(t *testing.T, config string) *fixture {
 	f := &fixture{t: t, dir: t.TempDir(), addr: proctest.FreeAddr(t)}
 	f.cfg = filepath.Join(f.dir, "app.toml")
 	f.write(config)
+	// A master killed at the end of a test leaves its control socket; one
+	// outside the test's directory (/run/arbiter for a config without a
+	// pidfile) would stay. This cleanup runs after the kill.
+	t.Cleanup(func() {
+		if p, err := arbconfig.FindControlSocket(f.cfg, os.Getenv, os.Getuid()); err == nil && p != "" {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+				os.Remove(p)
+			}
+		}
+	})
 	return f
 }
 
