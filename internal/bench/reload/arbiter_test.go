@@ -48,7 +48,15 @@ func TestArbiterHarness(t *testing.T) {
 		Conns: 4, Timeout: 5 * time.Second, Duration: 10 * time.Second})
 	kinds := []string{evHUP, evTTIN, evUSR2, evTTOU, evHUP}
 	evs, unsent := sendEvents(context.Background(), a, kinds, l.Since, 200*time.Millisecond, 2*time.Second, time.Minute, 30*time.Second)
-	time.Sleep(time.Second)
+	// Under load the last events (a TTOU's drain, a HUP's new generation)
+	// can complete seconds after they were sent: wait for their lines in
+	// the log, not for a fixed time.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		a.completions(evs, l.Began())
+		if allTookEffect(evs) {
+			break
+		}
+	}
 	l.Stop()
 	ok, fails, _ := l.Result(100)
 	if unsent != 0 || len(evs) != len(kinds) {
@@ -84,4 +92,15 @@ func TestArbiterHarness(t *testing.T) {
 	if left := procfs.Group(a.PGID); len(left) > 0 {
 		t.Fatalf("left behind: %v", left)
 	}
+}
+
+// allTookEffect reports whether every event sent has its completion (the
+// USR2 hand-off is complete once sent).
+func allTookEffect(evs []event) bool {
+	for _, ev := range evs {
+		if ev.err == nil && ev.kind != evUSR2 && ev.done < ev.at {
+			return false
+		}
+	}
+	return true
 }
