@@ -52,9 +52,18 @@ func TestSocketActivation(t *testing.T) {
 	// A reload keeps the activated socket: the same inode serves generation 2.
 	ino := listenInode(t, f.addr)
 	f.srv.Signal(syscall.SIGHUP)
-	f.srv.WaitEvent(0, 30*time.Second, "generation 2 ready", func(e proctest.Event) bool {
+	_, ready := f.srv.WaitEvent(0, 30*time.Second, "generation 2 ready", func(e proctest.Event) bool {
 		return e.Msg() == "generation ready" && e.Int("generation") == 2
 	})
+	// The old workers accept until they read their stop message: wait for
+	// both to exit, so that the next connection can only reach generation 2.
+	from := ready
+	for range 2 {
+		_, from = f.srv.WaitEvent(from, 30*time.Second, "a generation 1 worker's exit", func(e proctest.Event) bool {
+			return e.Msg() == "worker exited" && e.Int("generation") == 1
+		})
+		from++
+	}
 	if got := listenInode(t, f.addr); got != ino {
 		t.Fatalf("the activated socket changed across HUP: %s -> %s", ino, got)
 	}
