@@ -77,9 +77,12 @@ func copyBody(w http.ResponseWriter, br *bufio.Reader, stdout *os.File, discard,
 			return false
 		}
 		if limit == 0 {
+			// Complete before the flush: once the client has the whole
+			// response it may hang up at once, and that must not count
+			// as leaving early. A flush that fails still aborts (werr).
+			complete()
 			ok := flush()
 			full = true
-			complete()
 			return ok
 		}
 		return true
