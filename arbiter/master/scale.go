@@ -283,22 +283,19 @@ func (s *scaler) snapshot() []ScalingDecision {
 
 // writeScaleMetrics adds the accept queues and the scaling decisions.
 func writeScaleMetrics(w http.ResponseWriter, s *Snapshot) {
-	p := func(help, typ, name string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	p("Connections waiting in a TCP listener's accept queue.", "gauge", "arbiter_listener_accept_queue")
+	family(w, "Connections waiting in a TCP listener's accept queue.", "gauge", "arbiter_listener_accept_queue")
 	for _, l := range s.Listeners {
 		if l.AcceptQueue != nil {
 			fmt.Fprintf(w, "arbiter_listener_accept_queue{listener=%q} %d\n", l.label(), *l.AcceptQueue)
 		}
 	}
-	p("The accept queue's limit (the listen backlog as the kernel applies it).", "gauge", "arbiter_listener_backlog")
+	family(w, "The accept queue's limit (the listen backlog as the kernel applies it).", "gauge", "arbiter_listener_backlog")
 	for _, l := range s.Listeners {
 		if l.Backlog != nil {
 			fmt.Fprintf(w, "arbiter_listener_backlog{listener=%q} %d\n", l.label(), *l.Backlog)
 		}
 	}
-	p("Changes of the wanted worker count, by direction and reason.", "counter", "arbiter_scaling_decisions_total")
+	family(w, "Changes of the wanted worker count, by direction and reason.", "counter", "arbiter_scaling_decisions_total")
 	for _, d := range s.Scaling {
 		fmt.Fprintf(w, "arbiter_scaling_decisions_total{direction=%q,reason=%q} %d\n", d.Direction, d.Reason, d.Count)
 	}

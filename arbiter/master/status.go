@@ -239,43 +239,31 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 	for _, wk := range s.Workers {
 		states[wk.State]++
 	}
-	p := func(help, typ, name string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	p("Workers by state.", "gauge", "arbiter_workers")
+	family(w, "Workers by state.", "gauge", "arbiter_workers")
 	for _, st := range []string{"booting", "ready", "retiring"} {
 		fmt.Fprintf(w, "arbiter_workers{state=%q} %d\n", st, states[st])
 	}
-	p("Workers wanted (workers, TTIN/TTOU).", "gauge", "arbiter_workers_desired")
+	family(w, "Workers wanted (workers, TTIN/TTOU).", "gauge", "arbiter_workers_desired")
 	fmt.Fprintf(w, "arbiter_workers_desired %d\n", s.Desired)
-	p("Config generation (HUP increments it).", "gauge", "arbiter_generation")
+	family(w, "Config generation (HUP increments it).", "gauge", "arbiter_generation")
 	fmt.Fprintf(w, "arbiter_generation %d\n", s.Generation)
-	p("Requests served by the fleet since the master started.", "counter", "arbiter_requests_total")
+	family(w, "Requests served by the fleet since the master started.", "counter", "arbiter_requests_total")
 	fmt.Fprintf(w, "arbiter_requests_total %d\n", s.RequestsTotal)
-	p("Requests being handled now.", "gauge", "arbiter_requests_in_flight")
+	family(w, "Requests being handled now.", "gauge", "arbiter_requests_in_flight")
 	fmt.Fprintf(w, "arbiter_requests_in_flight %d\n", s.InFlight)
-	p("Workers started since the master started.", "counter", "arbiter_workers_spawned_total")
+	family(w, "Workers started since the master started.", "counter", "arbiter_workers_spawned_total")
 	fmt.Fprintf(w, "arbiter_workers_spawned_total %d\n", s.Spawned)
-	p("Workers that failed to boot.", "counter", "arbiter_boot_failures_total")
+	family(w, "Workers that failed to boot.", "counter", "arbiter_boot_failures_total")
 	fmt.Fprintf(w, "arbiter_boot_failures_total %d\n", s.BootFailures)
-	p("Workers told to stop, by reason.", "counter", "arbiter_worker_retirements_total")
+	family(w, "Workers told to stop, by reason.", "counter", "arbiter_worker_retirements_total")
 	for _, r := range retireReasons {
 		fmt.Fprintf(w, "arbiter_worker_retirements_total{reason=%q} %d\n", r, s.Retirements[r])
 	}
-	p("Resident memory of each worker.", "gauge", "arbiter_worker_rss_bytes")
-	for _, wk := range s.Workers {
-		fmt.Fprintf(w, "arbiter_worker_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.RSS)
-	}
-	p("Goroutines of each worker, as of its last heartbeat.", "gauge", "arbiter_worker_goroutines")
-	for _, wk := range s.Workers {
-		fmt.Fprintf(w, "arbiter_worker_goroutines{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, wk.PID, wk.Goroutines)
-	}
-	p("Goroutines of the master.", "gauge", "arbiter_master_goroutines")
+	perWorker(w, s, "Resident memory of each worker.", "gauge", "arbiter_worker_rss_bytes", func(wk WorkerStatus) any { return wk.RSS })
+	perWorker(w, s, "Goroutines of each worker, as of its last heartbeat.", "gauge", "arbiter_worker_goroutines", func(wk WorkerStatus) any { return wk.Goroutines })
+	family(w, "Goroutines of the master.", "gauge", "arbiter_master_goroutines")
 	fmt.Fprintf(w, "arbiter_master_goroutines %d\n", s.Goroutines)
-	p("Age of each worker's oldest request in flight.", "gauge", "arbiter_worker_oldest_request_seconds")
-	for _, wk := range s.Workers {
-		fmt.Fprintf(w, "arbiter_worker_oldest_request_seconds{worker=\"%d\",pid=\"%d\"} %g\n", wk.ID, wk.PID, wk.OldestInFlight)
-	}
+	perWorker(w, s, "Age of each worker's oldest request in flight.", "gauge", "arbiter_worker_oldest_request_seconds", func(wk WorkerStatus) any { return wk.OldestInFlight })
 	writeRequestMetrics(w, s)
 	writeAppMetrics(w, s)
 	writeScaleMetrics(w, s)
@@ -284,40 +272,22 @@ func writeMetrics(w http.ResponseWriter, s *Snapshot) {
 // writeAppMetrics describes the workers' app processes (WSGI), when there
 // are any.
 func writeAppMetrics(w http.ResponseWriter, s *Snapshot) {
-	var any bool
+	var some bool
 	states := map[string]int{}
 	for _, wk := range s.Workers {
 		for _, a := range wk.Apps {
-			any = true
+			some = true
 			states[a.State]++
 		}
 	}
-	if !any {
+	if !some {
 		return
 	}
-	p := func(help, typ, name string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	p("App processes by state.", "gauge", "arbiter_app_processes")
+	family(w, "App processes by state.", "gauge", "arbiter_app_processes")
 	for _, st := range []string{"starting", "idle", "busy", "recycling", "draining", "killing"} {
 		fmt.Fprintf(w, "arbiter_app_processes{state=%q} %d\n", st, states[st])
 	}
-	p("Requests each app process is answering now.", "gauge", "arbiter_app_process_busy")
-	for _, wk := range s.Workers {
-		for _, a := range wk.Apps {
-			fmt.Fprintf(w, "arbiter_app_process_busy{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.Busy)
-		}
-	}
-	p("Requests each app process has answered.", "counter", "arbiter_app_process_requests_total")
-	for _, wk := range s.Workers {
-		for _, a := range wk.Apps {
-			fmt.Fprintf(w, "arbiter_app_process_requests_total{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.Requests)
-		}
-	}
-	p("Resident memory of each app process.", "gauge", "arbiter_app_process_rss_bytes")
-	for _, wk := range s.Workers {
-		for _, a := range wk.Apps {
-			fmt.Fprintf(w, "arbiter_app_process_rss_bytes{worker=\"%d\",pid=\"%d\"} %d\n", wk.ID, a.PID, a.RSS)
-		}
-	}
+	perApp(w, s, "Requests each app process is answering now.", "gauge", "arbiter_app_process_busy", func(a ipc.AppProcess) any { return a.Busy })
+	perApp(w, s, "Requests each app process has answered.", "counter", "arbiter_app_process_requests_total", func(a ipc.AppProcess) any { return a.Requests })
+	perApp(w, s, "Resident memory of each app process.", "gauge", "arbiter_app_process_rss_bytes", func(a ipc.AppProcess) any { return a.RSS })
 }
