@@ -122,31 +122,49 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		// A handler that panics (http.ErrAbortHandler: a response cut
+		// off) still gets its line, marked aborted; the panic goes on
+		// unrecovered, with its own stack.
+		done := false
+		defer func() {
+			if !done {
+				a.logRequest(w, r, rec, start, self, true)
+			}
+		}()
 		h.ServeHTTP(rec, r)
-		if a.format != nil {
-			end := time.Now()
-			a.writeFormatted(accessfmt.Entry{
-				Req: r, RespHeader: w.Header(), Status: rec.status, Bytes: rec.bytes,
-				Time: end, Duration: end.Sub(start), Worker: self.ID, PID: self.PID,
-				Listener: info.Protocol(r.Context()),
-			})
-			return
-		}
-		a.mu.Lock()
-		l := a.log
-		a.mu.Unlock()
-		l.Info().
-			Str("remote", r.RemoteAddr).
-			Str("proto", info.Protocol(r.Context())).
-			Str("method", r.Method).
-			Str("uri", r.RequestURI).
-			Int("status", rec.status).
-			Int64("bytes", rec.bytes).
-			Dur("duration", time.Since(start)).
-			Str("referer", r.Referer()).
-			Str("user_agent", r.UserAgent()).
-			Msg("request")
+		done = true
+		a.logRequest(w, r, rec, start, self, false)
 	})
+}
+
+// logRequest writes the access line of one request.
+func (a *accessLog) logRequest(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, self info.Worker, aborted bool) {
+	if a.format != nil {
+		end := time.Now()
+		a.writeFormatted(accessfmt.Entry{
+			Req: r, RespHeader: w.Header(), Status: rec.status, Bytes: rec.bytes,
+			Time: end, Duration: end.Sub(start), Worker: self.ID, PID: self.PID,
+			Listener: info.Protocol(r.Context()),
+		})
+		return
+	}
+	a.mu.Lock()
+	l := a.log
+	a.mu.Unlock()
+	ev := l.Info()
+	if aborted {
+		ev = ev.Bool("aborted", true)
+	}
+	ev.Str("remote", r.RemoteAddr).
+		Str("proto", info.Protocol(r.Context())).
+		Str("method", r.Method).
+		Str("uri", r.RequestURI).
+		Int("status", rec.status).
+		Int64("bytes", rec.bytes).
+		Dur("duration", time.Since(start)).
+		Str("referer", r.Referer()).
+		Str("user_agent", r.UserAgent()).
+		Msg("request")
 }
 
 // writeFormatted formats e into a pooled buffer and writes it.

@@ -66,3 +66,29 @@ func TestAccessLogFormatted(t *testing.T) {
 		t.Errorf("common into a file: %q", b)
 	}
 }
+
+// A response cut off by the handler (http.ErrAbortHandler) still gets its
+// access line, marked aborted, and the panic goes on to net/http.
+func TestAccessLogAbortedResponse(t *testing.T) {
+	var buf bytes.Buffer
+	a, err := openAccessLog("-", "", zerolog.New(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("part"))
+		panic(http.ErrAbortHandler)
+	}))
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("panic %v, want http.ErrAbortHandler passed on", p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/cut", nil))
+	}()
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["aborted"] != true || line["uri"] != "/cut" || line["bytes"] != 4.0 {
+		t.Fatalf("access line %v: %s", err, buf.Bytes())
+	}
+}
