@@ -62,6 +62,14 @@ func newHTTPServer(cfg *config.Config, h http.Handler, proto string, lg zerolog.
 
 func (s *httpServer) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PRI" && r.RequestURI == "*" && r.ProtoMajor == 2 {
+			// The HTTP/2 connection preface on a listener that does not
+			// speak HTTP/2 in clear text (h2c off): not a request for the
+			// app.
+			w.Header().Set("Connection", "close")
+			http.Error(w, "HTTP/2 without TLS is not enabled on this listener (h2c)", http.StatusHTTPVersionNotSupported)
+			return
+		}
 		if code := s.limits.check(r); code != 0 {
 			w.Header().Set("Connection", "close")
 			http.Error(w, http.StatusText(code), code)

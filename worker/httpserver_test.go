@@ -69,3 +69,42 @@ func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
 		})
 	}
 }
+
+// The HTTP/2 preface on a listener without h2c gets 505 and a close; the
+// app never sees a "PRI *" request.
+func TestHTTPServerRefusesH2PrefaceWithoutH2C(t *testing.T) {
+	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan string, 1)
+	s := newHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served <- r.Method
+	}), "http", zerolog.Nop())
+	go s.Serve(l)
+	defer s.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusHTTPVersionNotSupported || !resp.Close {
+		t.Fatalf("status %d, close %v; want 505 and a close", resp.StatusCode, resp.Close)
+	}
+	select {
+	case m := <-served:
+		t.Fatalf("the app was called with %s", m)
+	default:
+	}
+}

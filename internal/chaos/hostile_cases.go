@@ -74,7 +74,7 @@ func hostileCases() []hostileCase {
 	add("http", "header without a colon", httpReq("Broken\r\nContent-Length: 0\r\n", ""))
 	add("http", "request line too long", []byte("GET /"+strings.Repeat("a", 8000)+" HTTP/1.1\r\nHost: x\r\n\r\n"))
 	add("http", "too many header fields", httpReq(strings.Repeat("X-A: b\r\n", 200)+"Content-Length: 0\r\n", ""))
-	lenient("http", "HTTP/2 preface", "net/http hands PRI * HTTP/2.0 to the handler, for h2c; the echo app answers any method", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+	add("http", "HTTP/2 preface without h2c", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
 	add("http", "garbage", []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello"))
 	add("http", "head cut off", []byte("POST "+catURI+" HTTP/1.1\r\nHost: x\r\nContent-Le"))
 
