@@ -31,7 +31,9 @@ address = "`+status+`"
 [[listen]]
 address = "{{addr}}"
 `)
-			f.waitWorkers(2, 10*time.Second)
+			// Not a worker count: with the memory ceiling under any
+			// worker's size, the fleet churns from its first second.
+			f.srv.WaitMsg(0, 30*time.Second, "generation ready")
 			l := startLoad(t, f.addr, 4)
 			// Three retirements for the reason, each after its "to be
 			// recycled" line: a worker retires only once its replacement
