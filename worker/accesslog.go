@@ -128,21 +128,21 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 		done := false
 		defer func() {
 			if !done {
-				a.logRequest(w, r, rec, start, self, true)
+				a.logRequest(r, rec, start, self, true)
 			}
 		}()
 		h.ServeHTTP(rec, r)
 		done = true
-		a.logRequest(w, r, rec, start, self, false)
+		a.logRequest(r, rec, start, self, false)
 	})
 }
 
 // logRequest writes the access line of one request.
-func (a *accessLog) logRequest(w http.ResponseWriter, r *http.Request, rec *recorder, start time.Time, self info.Worker, aborted bool) {
+func (a *accessLog) logRequest(r *http.Request, rec *recorder, start time.Time, self info.Worker, aborted bool) {
 	if a.format != nil {
 		end := time.Now()
 		a.writeFormatted(accessfmt.Entry{
-			Req: r, RespHeader: w.Header(), Status: rec.status, Bytes: rec.bytes,
+			Req: r, RespHeader: rec.Header(), Status: rec.status, Bytes: rec.bytes,
 			Time: end, Duration: end.Sub(start), Worker: self.ID, PID: self.PID,
 			Listener: info.Protocol(r.Context()),
 		})

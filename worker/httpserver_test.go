@@ -14,11 +14,10 @@ import (
 	"github.com/arbiter-dev/arbiter/arbiter/config"
 )
 
-// A chunked request, with or without a Content-Length beside it, is the
-// connection's last: what follows its body is never served as a request
-// (request smuggling, RFC 9112 §6.1). A plain request keeps the
-// connection.
-func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
+// serveHTTP serves h with the worker's HTTP server and the default config
+// on a loopback port, until the test ends, and returns the address.
+func serveHTTP(t *testing.T, h http.Handler) string {
+	t.Helper()
 	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -27,12 +26,21 @@ func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := newHTTPServer(cfg, h, "http", zerolog.Nop())
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return l.Addr().String()
+}
+
+// A chunked request, with or without a Content-Length beside it, is the
+// connection's last: what follows its body is never served as a request
+// (request smuggling, RFC 9112 §6.1). A plain request keeps the
+// connection.
+func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
+	addr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		io.WriteString(w, r.URL.Path)
-	}), "http", zerolog.Nop())
-	go s.Serve(l)
-	defer s.Close()
+	}))
 
 	const next = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 	for _, tt := range []struct {
@@ -45,7 +53,7 @@ func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
 		{"length + chunked", "Transfer-Encoding: chunked\r\nContent-Length: 99\r\n", "0\r\n\r\n", []string{"/first"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", l.Addr().String())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,21 +81,11 @@ func TestHTTPServerClosesAfterChunkedRequest(t *testing.T) {
 // The HTTP/2 preface on a listener without h2c gets 505 and a close; the
 // app never sees a "PRI *" request.
 func TestHTTPServerRefusesH2PrefaceWithoutH2C(t *testing.T) {
-	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	served := make(chan string, 1)
-	s := newHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served <- r.Method
-	}), "http", zerolog.Nop())
-	go s.Serve(l)
-	defer s.Close()
-	c, err := net.Dial("tcp", l.Addr().String())
+	}))
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ type Master struct {
 	requestsDone      uint64              // requests served by workers that have exited
 	durationsDone     ipc.Histogram       // their request durations, as of their last heartbeat
 	bootFailuresTotal int
-	retired           map[string]uint64 // retirements by reason (retire*)
+	retirements       map[string]uint64 // retirements by reason (retire*)
 	memChecked        time.Time         // checkRecycling's last read of the workers' RSS
 	snapshot          atomic.Pointer[Snapshot]
 
@@ -149,7 +149,7 @@ type proc struct {
 	stats        ipc.Stats
 	recycle      string    // why it is to be replaced once its replacement is ready ("" = not): retire* reasons
 	lifeEnd      time.Time // max_worker_lifetime reached; zero = no limit
-	retired      string    // why it was told to stop (retire* reasons), once retiring or aborted
+	stopReason   string    // why it was told to stop (retire* reasons), once retiring or aborted
 	retiring     bool      // told to stop
 	stopBy       time.Time // SIGKILL after this, when retiring
 	abortedAt    time.Time // SIGABRT sent
@@ -174,7 +174,7 @@ func New(opt Options) *Master {
 		opt: opt, cfg: opt.Config, base: opt.Log,
 		log: opt.Log.With().Int("pid", os.Getpid()).Logger(),
 		gen: 1, desired: opt.Config.Workers,
-		workers: map[int]*proc{}, byPID: map[int]*proc{},
+		workers: map[int]*proc{}, byPID: map[int]*proc{}, retirements: map[string]uint64{},
 		events: make(chan event, 256), commands: make(chan command), done: make(chan struct{}), now: time.Now,
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // Why a worker retires: the reason label of
 // arbiter_worker_retirements_total, the "reason" of the "retiring worker"
-// log line, and a worker's "recycle" in /status.
+// log line, and a worker's "reason" in /status.
 const (
 	retireReload      = "reload"                  // replaced by a newer generation
 	retireAbandoned   = "reload_abandoned"        // its generation failed to boot
@@ -106,9 +106,6 @@ func (m *Master) recycleRequested(p *proc, msg ipc.Message) {
 // countRetirement records why p is told to stop, and adds one to the
 // retirements by that reason.
 func (m *Master) countRetirement(p *proc, reason string) {
-	p.retired = reason
-	if m.retired == nil {
-		m.retired = map[string]uint64{}
-	}
-	m.retired[reason]++
+	p.stopReason = reason
+	m.retirements[reason]++
 }

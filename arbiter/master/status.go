@@ -111,7 +111,7 @@ func (m *Master) publish() {
 		WorkersMin: m.cfg.WorkersMin, WorkersMax: m.cfg.WorkersMax,
 		Scaling: m.scale.snapshot(), Listeners: []ListenerStatus{}}
 	for _, r := range retireReasons {
-		s.Retirements[r] = m.retired[r]
+		s.Retirements[r] = m.retirements[r]
 	}
 	s.Durations.Add(&m.durationsDone)
 	if m.ctl.srv != nil {
@@ -137,7 +137,7 @@ func (m *Master) publish() {
 	for _, p := range m.workers {
 		w := WorkerStatus{ID: p.id, PID: p.pid, Generation: p.gen, State: "booting",
 			AgeSeconds: now.Sub(p.started).Seconds(), Requests: p.stats.Requests, InFlight: p.stats.InFlight,
-			OldestInFlight: p.stats.OldestInFlight.Seconds(), Reason: cmp.Or(p.retired, p.recycle), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted,
+			OldestInFlight: p.stats.OldestInFlight.Seconds(), Reason: cmp.Or(p.stopReason, p.recycle), RSS: p.stats.RSS, Goroutines: p.stats.Goroutines, Apps: p.stats.Apps, AppsOmitted: p.stats.AppsOmitted,
 			LastHeartbeatSeconds: now.Sub(p.lastSeen).Seconds()}
 		switch {
 		case p.retiring:

@@ -2,7 +2,6 @@ package fastcgi
 
 import (
 	"errors"
-	"net"
 	"os"
 	"time"
 )
@@ -70,10 +69,4 @@ func (c *conn) nudgeAfterLocked(keep bool) bool {
 }
 
 // isTimeout reports whether err is a read deadline passing.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
