@@ -98,6 +98,8 @@ type Server struct {
 	handle func(Request, <-chan struct{}) Reply
 	done   chan struct{}
 	wg     sync.WaitGroup
+	// accepting is closed when the accept loop has returned.
+	accepting chan struct{}
 }
 
 // Listen binds path (mode 0600), creating its directory (0700) when it is
@@ -135,7 +137,7 @@ func Listen(path string, replace bool, log zerolog.Logger, handle func(Request, 
 		l.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	s := &Server{l: l, path: path, log: log, handle: handle, done: make(chan struct{})}
+	s := &Server{l: l, path: path, log: log, handle: handle, done: make(chan struct{}), accepting: make(chan struct{})}
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err == nil {
 		s.ino = st.Ino
@@ -153,6 +155,9 @@ func (s *Server) Path() string { return s.path }
 func (s *Server) Close(wait time.Duration) {
 	close(s.done)
 	s.l.Close()
+	// The accept loop must have returned before wg.Wait: an Add racing a
+	// Wait whose counter is zero is a misuse of the WaitGroup.
+	<-s.accepting
 	var st unix.Stat_t
 	if err := unix.Lstat(s.path, &st); err == nil && st.Ino == s.ino {
 		_ = os.Remove(s.path)
@@ -169,6 +174,7 @@ func (s *Server) Close(wait time.Duration) {
 }
 
 func (s *Server) serve() {
+	defer close(s.accepting)
 	for {
 		c, err := s.l.AcceptUnix()
 		if err != nil {
