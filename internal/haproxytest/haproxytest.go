@@ -102,7 +102,7 @@ backend be
 	// -db: stay in the foreground, without a master process.
 	h.cmd = exec.Command(bin, "-db", "-f", h.Conf)
 	h.cmd.Stdout, h.cmd.Stderr = out, out
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := h.cmd.Start(); err != nil {
 		t.Fatalf("start haproxy: %v", err)
 	}

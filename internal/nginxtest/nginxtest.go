@@ -133,7 +133,7 @@ func launchOnce(bin, dir string, cfg Config) (*Nginx, error) {
 	defer out.Close()
 	n.cmd = exec.Command(bin, "-p", dir+"/", "-c", n.Conf, "-e", n.ErrLog)
 	n.cmd.Stdout, n.cmd.Stderr = out, out
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := n.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start nginx: %w", err)
 	}

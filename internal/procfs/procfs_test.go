@@ -14,7 +14,7 @@ func TestProcesses(t *testing.T) {
 		t.Fatalf("Stat(self) = %+v, %v", me, ok)
 	}
 	cmd := exec.Command("sleep", "30")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -125,11 +125,15 @@ type Server struct {
 
 // Start runs bin with args and env (added to the test's environment) as a
 // new process group, and kills the group at cleanup if it is still there.
+// A test binary that dies before its cleanups run (a -timeout panic, a
+// kill) takes the process with it: it gets SIGKILL as its parent ends
+// (Pdeathsig; the test binary never ends the thread that forked it), and
+// an arbiter master's workers follow their master by their own.
 func Start(t testing.TB, bin string, args []string, env ...string) *Server {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ func StartArbiterWhen(bin, dir, config, pidfile string, up func(*Arbiter) bool, 
 	a.first = exec.Command(bin, "run", cfgPath)
 	a.first.Stdout, a.first.Stderr = w, w
 	a.first.Dir = dir
-	a.first.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	a.first.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = a.first.Start()
 	w.Close()
 	if err != nil {

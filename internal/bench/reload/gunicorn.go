@@ -78,7 +78,7 @@ func startGunicorn(bin, dir, addr string) (*gunicornProc, error) {
 	g.cmd.Dir = dir
 	g.cmd.Stdout, g.cmd.Stderr = out, out
 	g.cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start gunicorn: %w", err)
 	}
