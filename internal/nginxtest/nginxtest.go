@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/freeport"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
@@ -277,15 +278,9 @@ func indent(s, prefix string) string {
 }
 
 // FreeAddr returns a loopback TCP address that was free a moment ago, for a
-// server to listen on; another process may take it first.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// server to listen on, never the same twice in a process (freeport.Addr);
+// another process may take it first.
+func FreeAddr() (string, error) { return freeport.Addr() }
 
 func readTail(path string) string {
 	b, _ := os.ReadFile(path)

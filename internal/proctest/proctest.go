@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/freeport"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
@@ -81,15 +81,15 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
-// FreeAddr returns a loopback TCP address that was free a moment ago.
+// FreeAddr returns a loopback TCP address that was free a moment ago and
+// that no other FreeAddr of this test binary returned (freeport.Addr).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // Event is one JSON log line.

@@ -22,13 +22,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/bench/benchkit"
+	"github.com/arbiter-dev/arbiter/internal/freeport"
 	"github.com/arbiter-dev/arbiter/internal/procfs"
 )
 
@@ -126,7 +126,7 @@ func measure(ctx context.Context, bin, dir, appDir, name, keys string, dynamic b
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, err
 	}
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return r, err
 	}
@@ -199,13 +199,4 @@ threads = 1
 		r.idleRSS += procfs.RSS(pid)
 	}
 	return r, a.Stop()
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
