@@ -32,10 +32,7 @@
 // server's processes (split into the app processes, the server's other
 // processes and nginx), the share of the machine's CPU other processes
 // took meanwhile, each server's idle RSS after its rows (first round), and
-// the ratios of issue 13 with met or MISSED, and the floor: the CPU time of
-// one request/response exchange between two processes over a unix socket
-// (testdata/roundtrip.py), which arbiter's worker and app process pay per
-// request and uWSGI, its app inside its own process, does not. Missing a target is not an
+// the ratios of issue 13 with met or MISSED. Missing a target is not an
 // error; a row that cannot run makes the exit status 1. Without wrk,
 // nginx, gunicorn, uWSGI or Flask it says what to install and exits with
 // 2.
@@ -182,13 +179,6 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	printRatios(out, ran)
 	fmt.Fprintln(out)
 	printRSS(out, b.rss)
-	if ctx.Err() == nil {
-		fmt.Fprintln(out)
-		if err := printFloor(ctx, out, o.python); err != nil {
-			fmt.Fprintf(os.Stderr, "bench-wsgi: %v\n", err)
-			status = 1
-		}
-	}
 	if errs := b.ng.Errors(); len(errs) > 0 {
 		fmt.Fprintf(out, "\nnginx logged %d error lines; the first:\n  %s\n", len(errs), errs[0])
 	}

@@ -112,22 +112,3 @@ func TestAnswerPID(t *testing.T) {
 		}
 	}
 }
-
-func TestParseFloor(t *testing.T) {
-	for _, tc := range []struct {
-		out  string
-		want float64
-		ok   bool
-	}{
-		{"24.2 100000\n", 24.2, true},
-		{"", 0, false},
-		{"24.2\n", 0, false},
-		{"x 100000\n", 0, false},
-		{"-1 100000\n", 0, false},
-	} {
-		got, err := parseFloor(tc.out)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseFloor(%q) = %v, %v; want %v, ok %v", tc.out, got, err, tc.want, tc.ok)
-		}
-	}
-}
