@@ -21,12 +21,13 @@ import (
 //
 // One failure is not the server's: a request sent on a keep-alive
 // connection that had sat idle in the client for staleIdle or more, which
-// the server may close at that very moment (a drain closes connections
-// idle for min(keepalive, 1s); RFC 9112 §9.3.1 leaves such a request to
-// the client to retry, and a client must not retry a POST). That takes a
-// client goroutine stalled for a quarter of a second, which only a
-// machine under heavy load does; such failures are counted as raced and
-// logged, every other failure fails the test.
+// the server may close at that very moment (a drain closes every
+// connection still idle min(keepalive, 1s) after it began, and keepalive
+// closes idle ones; RFC 9112 §9.3.1 leaves such a request to the client to
+// retry, and a client must not retry a POST). Under this continuous load a
+// connection sits idle that long only when its client goroutine stalls,
+// which only a machine under heavy load does; such failures are counted as
+// raced and logged, every other failure fails the test.
 type load struct {
 	ok, failed atomic.Int64
 	raced      atomic.Int64

@@ -7,7 +7,7 @@ import (
 )
 
 // Addr never hands out a port twice, and each is below the ephemeral range.
-func TestAddrUniqueAndBindable(t *testing.T) {
+func TestAddrUniqueBelowEphemeralRange(t *testing.T) {
 	seen := map[string]bool{}
 	low := ephemeralLow()
 	for range 500 {

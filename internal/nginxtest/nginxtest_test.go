@@ -97,12 +97,10 @@ func TestLaunchReportsConfigError(t *testing.T) {
 
 // Upstream failures land in Errors, after the mark they happened after.
 func TestErrorsSince(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	closed, err := FreeAddr() // nobody listens on it
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := l.Addr().String()
-	l.Close()
 	n := Start(t, Config{Server: "location / { proxy_pass http://" + closed + "; }"})
 	before := n.Mark()
 	if errs := n.Errors(); len(errs) != 0 {

@@ -127,8 +127,9 @@ type Server struct {
 // new process group, and kills the group at cleanup if it is still there.
 // A test binary that dies before its cleanups run (a -timeout panic, a
 // kill) takes the process with it: it gets SIGKILL as its parent ends
-// (Pdeathsig; the test binary never ends the thread that forked it), and
-// an arbiter master's workers follow their master by their own.
+// (Pdeathsig, which follows the thread that forked it; Go ends only
+// threads a goroutine locked and never unlocked, which tests do not do),
+// and an arbiter master's workers follow their master by their own.
 func Start(t testing.TB, bin string, args []string, env ...string) *Server {
 	t.Helper()
 	cmd := exec.Command(bin, args...)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbiter-dev/arbiter/internal/freeport"
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
 
@@ -109,14 +110,10 @@ const ok200 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 // Connection: close is not a failure.
 func TestLoadCountsEveryFailure(t *testing.T) {
 	testutil.CheckLeaks(t, "loadgen.(*Load)", "loadgen.(*fakeServer)")
-	closedAddr := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}()
+	closedAddr, err := freeport.Addr() // nobody listens on it
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name    string
 		behave  func(n int, c net.Conn) bool

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -99,8 +100,11 @@ func TestCopyBodyFlush(t *testing.T) {
 			if body := rec.Body.String(); body != tt.want {
 				t.Errorf("body %q, want %q", body, tt.want)
 			}
-			if len(got) != len(tt.flushes) || len(got) > 0 && got[0] != tt.flushes[0] {
-				t.Errorf("flushes %q, want %q", got, tt.flushes)
+			// The flushes the case means come first; a goroutine paused
+			// past the delay between its last write and its close may
+			// cause one more, which is right too.
+			if len(got) < len(tt.flushes) || len(tt.flushes) == 0 && len(got) > 0 || !slices.Equal(got[:len(tt.flushes)], tt.flushes) {
+				t.Errorf("flushes %q, want %q first", got, tt.flushes)
 			}
 		})
 	}
