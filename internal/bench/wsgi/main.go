@@ -15,7 +15,12 @@
 //   - gunicorn (Debian's, /usr/bin/gunicorn) -k gthread and -k sync;
 //   - uWSGI (uwsgi-plugin-python3) --master with --http-socket (no
 //     keep-alive), and with --http11-socket (keep-alive) plus --socket for
-//     nginx's uwsgi_pass.
+//     nginx's uwsgi_pass;
+//   - a reference, internal/bench/wsgi/minfront: the least a Go HTTP front
+//     can do per request in front of arbiter's own Python runner, the same
+//     processes and threads. What arbiter costs beyond it is arbiter's own
+//     work; its ratios to gunicorn and uWSGI are about the most the design
+//     (a Go process in front of Python processes) can show on the machine.
 //
 // nginx (one worker process) passes requests over uwsgi to arbiter and to
 // uWSGI, and over FastCGI with keep-conn to arbiter. One server runs at a
@@ -104,6 +109,8 @@ type bench struct {
 	dir        string
 	appDir     string // both apps, every server's working directory
 	arbiterBin string
+	minBin     string // internal/bench/wsgi/minfront
+	runner     string // worker/app/wsgi/runner/arbiter_wsgi.py, which minfront starts
 	ng         *nginxtest.Nginx
 	ngAddr     map[string]string // row name -> nginx's port for it
 	rss        []procRSS
@@ -240,6 +247,10 @@ func setUp(ctx context.Context, o options) (*bench, error) {
 	if b.arbiterBin, err = benchkit.ArbiterBinary(ctx, o.arbiter, dir); err != nil {
 		return b, err
 	}
+	if b.minBin, err = benchkit.GoBuild(ctx, root, dir, "./internal/bench/wsgi/minfront"); err != nil {
+		return b, err
+	}
+	b.runner = filepath.Join(root, "worker/app/wsgi/runner/arbiter_wsgi.py")
 	httpBlock, err := b.nginxConfig()
 	if err != nil {
 		return b, err

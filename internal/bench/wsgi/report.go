@@ -24,6 +24,7 @@ const (
 	rUwsgiHTTP    = "uwsgi --http-socket"
 	rUwsgiHTTP11  = "uwsgi --http11-socket"
 	rNginxUwsgi   = "nginx > uwsgi"
+	rMinFront     = "minimal go front"
 )
 
 // row is one configuration: wrk against one server, directly or through
@@ -96,6 +97,12 @@ var ratios = []ratio{
 	{"hello", rNginxArbFcgi, rNginxUwsgi, 0},
 	{"flask", rArbiter, rUwsgiHTTP, 0},
 	{"flask", rNginxArbUw, rNginxUwsgi, 0},
+	// What the design allows (minfront), and how near arbiter comes to it.
+	{"hello", rMinFront, rGthread, 0},
+	{"hello", rMinFront, rUwsgiHTTP, 0},
+	{"flask", rMinFront, rGthread, 0},
+	{"hello", rArbiter, rMinFront, 0},
+	{"flask", rArbiter, rMinFront, 0},
 }
 
 // procRSS is the idle resident memory of one server's processes.

@@ -73,7 +73,7 @@ func (b *bench) sock(name string) string { return filepath.Join(b.dir, "run", na
 func (b *bench) setups(app appSpec) ([]*setup, error) {
 	o := b.o
 	procs, threads := strconv.Itoa(o.processes), strconv.Itoa(o.appThreads)
-	var addrs [5]string
+	var addrs [6]string
 	for i := range addrs {
 		var err error
 		if addrs[i], err = nginxtest.FreeAddr(); err != nil {
@@ -152,6 +152,9 @@ workdir = %q
 		{server: "uwsgi-http11", bin: o.uwsgi, args: uwsgi("--http11-socket", addrs[4], "--socket", b.sock(sockUwsgi)),
 			ready: []string{addrs[4], "unix:" + b.sock(sockUwsgi)},
 			rows:  []*row{direct(rUwsgiHTTP11, addrs[4], false), viaNginx(rNginxUwsgi)}},
+		{server: "minfront", bin: b.minBin, args: []string{"-addr", addrs[5], "-runner", b.runner, "-python", o.python,
+			"-module", app.module, "-dir", b.appDir, "-processes", procs, "-threads", threads},
+			ready: []string{addrs[5]}, rows: []*row{direct(rMinFront, addrs[5], false)}},
 	}, nil
 }
 

@@ -1,0 +1,310 @@
+// Command minfront is the least a Go HTTP front can do per request in front
+// of arbiter's own WSGI runner (worker/app/wsgi/runner), run by bench-wsgi
+// as a reference row. It measures what the design costs on the machine (a
+// Go process between the client and the Python processes, and the framing
+// to them) apart from arbiter's code: what arbiter's worker costs beyond it
+// is arbiter's own work (net/http, limits, buffering, supervision), and its
+// ratio to gunicorn and uWSGI is about the most any Go front with Python
+// app processes behind it could show there.
+//
+// It is not a server to use. It starts -processes runner processes in the
+// runner's "serve" mode, -threads sockets each (what arbiter's worker does
+// without preload), and gives itself GOMAXPROCS = half the CPUs, as
+// arbiter's master gives a single worker with app processes. Per
+// connection it reads HTTP/1.1 requests without a body (keep-alive), sends
+// each to a free socket as a REQUEST frame with the variables arbiter sends
+// for it, reads the response whole (a COMPLETE frame, or HEADERS, BODY...,
+// END) and writes it to the client in one write. A request with a body, a
+// line it cannot read, or a response it cannot take closes the connection.
+// No limits, no timeouts, no validation, no percent-decoding, no
+// streaming, no supervision, no logging.
+//
+// Usage: minfront -addr HOST:PORT -runner arbiter_wsgi.py -module hello:application
+// [-python python3] [-dir DIR] [-processes 2] [-threads 4]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Frame types of the runner's framing (docs/wsgi.md).
+const (
+	frameRequest  = 'R'
+	frameReady    = 'Y'
+	frameHeaders  = 'H'
+	frameBody     = 'B'
+	frameComplete = 'C'
+	frameEnd      = 'E'
+	frameLog      = 'L'
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8000", "TCP address to listen on")
+	runner := flag.String("runner", "", "the runner, worker/app/wsgi/runner/arbiter_wsgi.py")
+	python := flag.String("python", "/usr/bin/python3", "Python interpreter")
+	module := flag.String("module", "", "the app, gunicorn's APP_MODULE")
+	dir := flag.String("dir", ".", "the processes' working directory, where the app is")
+	processes := flag.Int("processes", 2, "Python processes")
+	threads := flag.Int("threads", 4, "sockets (threads) per process")
+	flag.Parse()
+	if *runner == "" || *module == "" || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	runtime.GOMAXPROCS(max(1, runtime.NumCPU()/2))
+	free := make(chan *slot, *processes**threads)
+	for range *processes {
+		slots, _, err := start(*python, *runner, *module, *dir, *threads)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minfront:", err)
+			os.Exit(1)
+		}
+		for _, s := range slots {
+			free <- s
+		}
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "minfront:", err)
+		os.Exit(1)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minfront:", err)
+			os.Exit(1)
+		}
+		go serveConn(c, free)
+	}
+}
+
+// slot is one socket to a runner thread.
+type slot struct {
+	c   net.Conn
+	r   *bufio.Reader
+	buf []byte
+}
+
+// frame reads one frame; its payload is valid until the next call.
+func (s *slot) frame() (byte, []byte, error) {
+	h, err := s.r.Peek(5)
+	if err != nil {
+		return 0, nil, err
+	}
+	kind, n := h[0], int(binary.LittleEndian.Uint32(h[1:]))
+	s.r.Discard(5)
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	p := s.buf[:n]
+	_, err = io.ReadFull(s.r, p)
+	return kind, p, err
+}
+
+// start runs one runner process with threads sockets and waits for its
+// READY. The process exits when the sockets close (this program's end).
+func start(python, runner, module, dir string, threads int) ([]*slot, int, error) {
+	var slots []*slot
+	files := []uintptr{0, 1, 2}
+	var theirs, fds []int
+	for range threads {
+		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, 0, fmt.Errorf("socketpair: %w", err)
+		}
+		f := os.NewFile(uintptr(p[0]), "slot")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, 0, err
+		}
+		slots = append(slots, &slot{c: c, r: bufio.NewReaderSize(c, 64<<10)})
+		theirs = append(theirs, p[1])
+		fds = append(fds, len(files))
+		files = append(files, uintptr(p[1]))
+	}
+	cfg, _ := json.Marshal(map[string]any{"mode": "serve", "module": module, "threads": threads,
+		"multiprocess": true, "dump": -1, "slots": fds})
+	pid, err := syscall.ForkExec(python, []string{python, runner}, &syscall.ProcAttr{
+		Dir: dir, Env: append(os.Environ(), "ARBITER_WSGI="+string(cfg)), Files: files,
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	})
+	for _, fd := range theirs {
+		unix.Close(fd)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("start %s: %w", python, err)
+	}
+	kind, p, err := slots[0].frame()
+	if err == nil && kind != frameReady {
+		err = fmt.Errorf("frame %q: %s", kind, p)
+	}
+	if err != nil {
+		return nil, pid, fmt.Errorf("runner %d did not get ready: %w", pid, err)
+	}
+	return slots, pid, nil
+}
+
+// serveConn answers the requests of one connection until it closes or
+// sends something this program does not take.
+func serveConn(c net.Conn, free chan *slot) {
+	defer c.Close()
+	raddr, rport, _ := net.SplitHostPort(c.RemoteAddr().String())
+	_, lport, _ := net.SplitHostPort(c.LocalAddr().String())
+	br := bufio.NewReaderSize(c, 4096)
+	var env, hdrs, out []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		method, rest, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(" "))
+		target, proto, ok := bytes.Cut(rest, []byte(" "))
+		if !ok {
+			return
+		}
+		env = append(env[:0], make([]byte, 9)...) // frame header, environ length
+		env = add(env, "REQUEST_METHOD", method)
+		env = add(env, "SCRIPT_NAME", nil)
+		path, query, _ := bytes.Cut(target, []byte("?"))
+		env = add(env, "PATH_INFO", path)
+		env = add(env, "QUERY_STRING", query)
+		env = add(env, "SERVER_PROTOCOL", proto)
+		env = add(env, "REQUEST_URI", target)
+		env = add(env, "RAW_URI", target)
+		env = add(env, "GATEWAY_INTERFACE", []byte("CGI/1.1"))
+		env = add(env, "SERVER_SOFTWARE", []byte("minfront"))
+		keepAlive, host := true, []byte(nil)
+		hdrs = hdrs[:0]
+		for {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return
+			}
+			line = bytes.TrimRight(line, "\r\n")
+			if len(line) == 0 {
+				break
+			}
+			name, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimSpace(value)
+			switch {
+			case bytes.EqualFold(name, []byte("Content-Length")) && string(value) != "0",
+				bytes.EqualFold(name, []byte("Transfer-Encoding")):
+				return // a body: not taken
+			case bytes.EqualFold(name, []byte("Content-Length")):
+				continue // 0: no body (wrk sends no Content-Length)
+			case bytes.EqualFold(name, []byte("Connection")) && bytes.EqualFold(value, []byte("close")):
+				keepAlive = false
+			case bytes.EqualFold(name, []byte("Host")):
+				host = value
+			}
+			hdrs = append(hdrs, "HTTP_"...)
+			for _, b := range name {
+				switch {
+				case b == '-':
+					b = '_'
+				case 'a' <= b && b <= 'z':
+					b -= 'a' - 'A'
+				}
+				hdrs = append(hdrs, b)
+			}
+			hdrs = append(hdrs, 0)
+			hdrs = append(append(hdrs, value...), 0)
+		}
+		if h, _, err := net.SplitHostPort(string(host)); err == nil {
+			host = []byte(h)
+		}
+		env = add(env, "SERVER_NAME", host)
+		env = add(env, "SERVER_PORT", []byte(lport))
+		env = add(env, "REMOTE_ADDR", []byte(raddr))
+		env = add(env, "REMOTE_HOST", []byte(raddr))
+		env = add(env, "REMOTE_PORT", []byte(rport))
+		env = append(env, hdrs...)
+		env = add(env, "wsgi.url_scheme", []byte("http"))
+		env[0] = frameRequest
+		binary.LittleEndian.PutUint32(env[1:], uint32(len(env)-5))
+		binary.LittleEndian.PutUint32(env[5:], uint32(len(env)-9))
+
+		s := <-free
+		out, err = exchange(s, env, out[:0])
+		free <- s
+		runtime.Gosched() // a request waiting for the slot hands it its next request first
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "minfront:", err)
+			return
+		}
+		if _, err := c.Write(out); err != nil || !keepAlive {
+			return
+		}
+	}
+}
+
+func add(env []byte, k string, v []byte) []byte {
+	env = append(append(env, k...), 0)
+	return append(append(env, v...), 0)
+}
+
+// exchange sends a REQUEST frame on s and appends the HTTP response the
+// app's answer makes to out.
+func exchange(s *slot, req, out []byte) ([]byte, error) {
+	if _, err := s.c.Write(req); err != nil {
+		return out, err
+	}
+	var block, body []byte
+	for {
+		kind, p, err := s.frame()
+		if err != nil {
+			return out, err
+		}
+		switch kind {
+		case frameComplete:
+			if len(p) < 4 || int(binary.LittleEndian.Uint32(p)) > len(p)-4 {
+				return out, errors.New("bad COMPLETE frame")
+			}
+			hl := int(binary.LittleEndian.Uint32(p))
+			return response(out, p[4:4+hl], p[4+hl:]), nil
+		case frameHeaders:
+			block = append([]byte(nil), p...)
+		case frameBody:
+			body = append(body, p...)
+		case frameEnd:
+			if len(p) != 1 || p[0] != 0 || block == nil {
+				return out, fmt.Errorf("the app failed (END %v)", p)
+			}
+			return response(out, block, body), nil
+		case frameLog:
+		default:
+			return out, fmt.Errorf("frame %q in a response", kind)
+		}
+	}
+}
+
+// response appends an HTTP/1.1 response: block is the runner's "status
+// NUL name NUL value ..." header block.
+func response(out, block, body []byte) []byte {
+	parts := bytes.Split(block, []byte{0})
+	out = append(append(append(out, "HTTP/1.1 "...), parts[0]...), "\r\n"...)
+	hasLength := false
+	for i := 1; i+1 < len(parts); i += 2 {
+		hasLength = hasLength || bytes.EqualFold(parts[i], []byte("Content-Length"))
+		out = append(append(append(append(out, parts[i]...), ": "...), parts[i+1]...), "\r\n"...)
+	}
+	if !hasLength {
+		out = append(append(append(out, "Content-Length: "...), strconv.Itoa(len(body))...), "\r\n"...)
+	}
+	return append(append(out, "\r\n"...), body...)
+}

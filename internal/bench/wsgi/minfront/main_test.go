@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+const testApp = `import os
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/gen":
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        return (b"%d " % i for i in range(3))
+    body = " ".join([environ["PATH_INFO"], environ["QUERY_STRING"], environ["HTTP_HOST"],
+                     environ["SERVER_PORT"], str(os.getpid())]).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+
+// TestServe runs the real runner with one process of two sockets, takes a
+// whole response (COMPLETE) and a streamed one (HEADERS, BODY..., END) over
+// one keep-alive connection, and reaps the process once its sockets close.
+func TestServe(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is missing (.ci/run installs it)")
+		}
+		t.Skip("python3 is not installed")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte(testApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runner, err := filepath.Abs("../../../../worker/app/wsgi/runner/arbiter_wsgi.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, pid, err := start(python, runner, "app:application", dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := make(chan *slot, len(slots))
+	for _, s := range slots {
+		free <- s
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			serveConn(c, free)
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	tr := &http.Transport{}
+	client := &http.Client{Transport: tr}
+	for _, tc := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/x?y=1", 200, fmt.Sprintf("/x y=1 127.0.0.1:%d %d %d", port, port, pid)},
+		{"/gen", 201, "0 1 2 "},
+		{"/again", 200, fmt.Sprintf("/again  127.0.0.1:%d %d %d", port, port, pid)},
+	} {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, tc.path))
+		if err != nil {
+			t.Fatalf("GET %s: %v", tc.path, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tc.code || string(body) != tc.body {
+			t.Errorf("GET %s: %d %q %v, want %d %q", tc.path, resp.StatusCode, body, err, tc.code, tc.body)
+		}
+	}
+	tr.CloseIdleConnections()
+	l.Close()
+	<-done
+	for _, s := range slots {
+		s.c.Close()
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+		t.Errorf("runner %d: %v, status %v", pid, err, ws)
+	}
+}
