@@ -25,6 +25,7 @@ const (
 	rUwsgiHTTP11  = "uwsgi --http11-socket"
 	rNginxUwsgi   = "nginx > uwsgi"
 	rMinFront     = "minimal go front"
+	rNginxMinUw   = "nginx > minimal go front uwsgi"
 )
 
 // row is one configuration: wrk against one server, directly or through
@@ -100,8 +101,10 @@ var ratios = []ratio{
 	// What the design allows (minfront), and how near arbiter comes to it.
 	{"hello", rMinFront, rGthread, 0},
 	{"hello", rMinFront, rUwsgiHTTP, 0},
+	{"hello", rNginxMinUw, rNginxUwsgi, 0},
 	{"flask", rMinFront, rGthread, 0},
 	{"hello", rArbiter, rMinFront, 0},
+	{"hello", rNginxArbUw, rNginxMinUw, 0},
 	{"flask", rArbiter, rMinFront, 0},
 }
 

@@ -43,11 +43,12 @@ const (
 	sockArbUwsgi = "arbiter-uwsgi.sock"
 	sockArbFcgi  = "arbiter-fastcgi.sock"
 	sockUwsgi    = "uwsgi.sock"
+	sockMinUwsgi = "minfront-uwsgi.sock"
 )
 
 // nginxConfig is an nginx server block per upstream, each on its own port
 // (the app sees the path as wrk sent it): uwsgi_pass to arbiter and to
-// uWSGI, fastcgi_pass with keep-conn to arbiter.
+// uWSGI and minfront, fastcgi_pass with keep-conn to arbiter.
 func (b *bench) nginxConfig() (string, error) {
 	var c strings.Builder
 	fmt.Fprintf(&c, "upstream arbiter_fcgi {\n    server unix:%s;\n    keepalive 16;\n}\n", b.sock(sockArbFcgi))
@@ -55,6 +56,7 @@ func (b *bench) nginxConfig() (string, error) {
 		{rNginxArbUw, "include /etc/nginx/uwsgi_params;\nuwsgi_pass unix:" + b.sock(sockArbUwsgi) + ";"},
 		{rNginxArbFcgi, "include /etc/nginx/fastcgi_params;\nfastcgi_keep_conn on;\nfastcgi_pass arbiter_fcgi;"},
 		{rNginxUwsgi, "include /etc/nginx/uwsgi_params;\nuwsgi_pass unix:" + b.sock(sockUwsgi) + ";"},
+		{rNginxMinUw, "include /etc/nginx/uwsgi_params;\nuwsgi_pass unix:" + b.sock(sockMinUwsgi) + ";"},
 	} {
 		addr, err := nginxtest.FreeAddr()
 		if err != nil {
@@ -152,9 +154,10 @@ workdir = %q
 		{server: "uwsgi-http11", bin: o.uwsgi, args: uwsgi("--http11-socket", addrs[4], "--socket", b.sock(sockUwsgi)),
 			ready: []string{addrs[4], "unix:" + b.sock(sockUwsgi)},
 			rows:  []*row{direct(rUwsgiHTTP11, addrs[4], false), viaNginx(rNginxUwsgi)}},
-		{server: "minfront", bin: b.minBin, args: []string{"-addr", addrs[5], "-runner", b.runner, "-python", o.python,
-			"-module", app.module, "-dir", b.appDir, "-processes", procs, "-threads", threads},
-			ready: []string{addrs[5]}, rows: []*row{direct(rMinFront, addrs[5], false)}},
+		{server: "minfront", bin: b.minBin, args: []string{"-addr", addrs[5], "-uwsgi", b.sock(sockMinUwsgi), "-runner", b.runner,
+			"-python", o.python, "-module", app.module, "-dir", b.appDir, "-processes", procs, "-threads", threads},
+			ready: []string{addrs[5], "unix:" + b.sock(sockMinUwsgi)},
+			rows:  []*row{direct(rMinFront, addrs[5], false), viaNginx(rNginxMinUw)}},
 	}, nil
 }
 

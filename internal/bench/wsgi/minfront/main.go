@@ -16,11 +16,14 @@
 // for it, reads the response whole (a COMPLETE frame, or HEADERS, BODY...,
 // END) and writes it to the client in one write. A request with a body, a
 // line it cannot read, or a response it cannot take closes the connection.
+// With -uwsgi it also takes nginx's uwsgi_pass on a unix socket: one
+// request per connection, its variables passed to the app as nginx sent
+// them (plus wsgi.url_scheme), the response in one write, then the close.
 // No limits, no timeouts, no validation, no percent-decoding, no
 // streaming, no supervision, no logging.
 //
 // Usage: minfront -addr HOST:PORT -runner arbiter_wsgi.py -module hello:application
-// [-python python3] [-dir DIR] [-processes 2] [-threads 4]
+// [-uwsgi SOCKET] [-python python3] [-dir DIR] [-processes 2] [-threads 4]
 package main
 
 import (
@@ -54,6 +57,7 @@ const (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "TCP address to listen on")
+	uwsgiPath := flag.String("uwsgi", "", "unix socket path to take uwsgi on, too")
 	runner := flag.String("runner", "", "the runner, worker/app/wsgi/runner/arbiter_wsgi.py")
 	python := flag.String("python", "/usr/bin/python3", "Python interpreter")
 	module := flag.String("module", "", "the app, gunicorn's APP_MODULE")
@@ -77,19 +81,25 @@ func main() {
 			free <- s
 		}
 	}
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "minfront:", err)
-		os.Exit(1)
+	if *uwsgiPath != "" {
+		os.Remove(*uwsgiPath)
+		go accept("unix", *uwsgiPath, free, serveUwsgi)
 	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "minfront:", err)
-			os.Exit(1)
+	accept("tcp", *addr, free, serveConn)
+}
+
+// accept serves connections on the address until accepting fails, which
+// ends the program.
+func accept(network, addr string, free chan *slot, serve func(net.Conn, chan *slot)) {
+	l, err := net.Listen(network, addr)
+	for err == nil {
+		var c net.Conn
+		if c, err = l.Accept(); err == nil {
+			go serve(c, free)
 		}
-		go serveConn(c, free)
 	}
+	fmt.Fprintln(os.Stderr, "minfront:", err)
+	os.Exit(1)
 }
 
 // slot is one socket to a runner thread.
@@ -251,6 +261,56 @@ func serveConn(c net.Conn, free chan *slot) {
 			return
 		}
 	}
+}
+
+// serveUwsgi answers the one uwsgi request of c: a 4-byte header (modifier1,
+// u16 LE size, modifier2), then size bytes of u16 LE length-prefixed
+// names and values. A body is not taken.
+func serveUwsgi(c net.Conn, free chan *slot) {
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 4096)
+	h, err := br.Peek(4)
+	if err != nil {
+		return
+	}
+	size := int(binary.LittleEndian.Uint16(h[1:]))
+	br.Discard(4)
+	vars := make([]byte, size)
+	if _, err := io.ReadFull(br, vars); err != nil {
+		return
+	}
+	env := make([]byte, 9, 9+size+64)
+	for len(vars) >= 2 {
+		n := int(binary.LittleEndian.Uint16(vars))
+		if len(vars) < 2+n+2 {
+			return
+		}
+		k := vars[2 : 2+n]
+		vars = vars[2+n:]
+		m := int(binary.LittleEndian.Uint16(vars))
+		if len(vars) < 2+m {
+			return
+		}
+		v := vars[2 : 2+m]
+		vars = vars[2+m:]
+		if string(k) == "CONTENT_LENGTH" && len(v) > 0 && string(v) != "0" {
+			return // a body: not taken
+		}
+		env = append(append(append(append(env, k...), 0), v...), 0)
+	}
+	env = add(env, "SCRIPT_NAME", nil)
+	env = add(env, "wsgi.url_scheme", []byte("http"))
+	env[0] = frameRequest
+	binary.LittleEndian.PutUint32(env[1:], uint32(len(env)-5))
+	binary.LittleEndian.PutUint32(env[5:], uint32(len(env)-9))
+	s := <-free
+	out, err := exchange(s, env, nil)
+	free <- s
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "minfront:", err)
+		return
+	}
+	c.Write(out)
 }
 
 func add(env []byte, k string, v []byte) []byte {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -88,6 +89,28 @@ func TestServe(t *testing.T) {
 			t.Errorf("GET %s: %d %q %v, want %d %q", tc.path, resp.StatusCode, body, err, tc.code, tc.body)
 		}
 	}
+	// uwsgi: the variables as nginx sends them, then the response and the close.
+	var vars []byte
+	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"PATH_INFO", "/u"}, {"QUERY_STRING", "q"},
+		{"HTTP_HOST", "front"}, {"SERVER_PORT", "80"}, {"CONTENT_LENGTH", ""}} {
+		for _, x := range kv {
+			vars = binary.LittleEndian.AppendUint16(vars, uint16(len(x)))
+			vars = append(vars, x...)
+		}
+	}
+	front, server := net.Pipe()
+	go serveUwsgi(server, free)
+	pkt := append([]byte{0, byte(len(vars)), byte(len(vars) >> 8), 0}, vars...)
+	if _, err := front.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(front)
+	front.Close()
+	body := fmt.Sprintf("/u q front 80 %d", pid)
+	if want := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil || string(got) != want {
+		t.Errorf("uwsgi: %q %v, want %q", got, err, want)
+	}
+
 	tr.CloseIdleConnections()
 	l.Close()
 	<-done
