@@ -75,7 +75,8 @@ func (s *Server) core() *oneshot.Server {
 	return s.srv
 }
 
-// Serve accepts connections on l and serves each in its own goroutine. It
+// Serve accepts connections on l and serves each in a goroutine of its own
+// (one that served an earlier connection, when one waits for work). It
 // returns http.ErrServerClosed after Shutdown or Close, or the listener's
 // error; temporary accept errors (out of file descriptors) are retried.
 func (s *Server) Serve(l net.Listener) error { return s.core().Serve(l) }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -276,3 +277,54 @@ func TestPipe(t *testing.T) {
 }
 
 func (l *oneConnListener) Addr() net.Addr { return pipeAddr{} }
+
+// goroutineID is the id of the calling goroutine, from its stack's header
+// line ("goroutine 7 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
+}
+
+// idleWorkers counts the goroutines waiting in work for a connection.
+func idleWorkers() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "oneshot.(*Server).work(") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGoroutineReused: a connection that comes after another was served is
+// served by the same goroutine, which waited for it; after Close none is
+// left (the harness's leak check).
+func TestGoroutineReused(t *testing.T) {
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, goroutineID())
+	}))
+	first, err := h.Exchange(head("REQUEST_METHOD", "GET"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for idleWorkers() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines wait for a connection after the first one, want 1", idleWorkers())
+		}
+		runtime.Gosched()
+	}
+	second, err := h.Exchange(head("REQUEST_METHOD", "GET"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id1, _ := strings.Cut(first, "\r\n\r\n")
+	_, id2, _ := strings.Cut(second, "\r\n\r\n")
+	if id1 == "" || id1 != id2 {
+		t.Errorf("served by goroutines %q and %q, want one", id1, id2)
+	}
+}
