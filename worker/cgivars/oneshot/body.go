@@ -19,11 +19,14 @@ const (
 
 // body is a request's Body. It reads from the connection's buffered reader:
 // exactly ContentLength bytes, or a chunked body and its trailer section.
-// Once the body has been read to its end, a goroutine watches the
-// connection: the peer closing it (EOF, reset) cancels the request context
-// with ErrPeerGone. Before that, the connection cannot be watched without
-// taking body bytes the handler has not read; a handler that ignores the
-// body learns that the peer went away only from a failed write.
+// Once the body has been read to its end and the handler has run for
+// watchAfter, a goroutine watches the connection: the peer closing it (EOF,
+// reset) cancels the request context with ErrPeerGone. Before that, the
+// connection cannot be watched without taking body bytes the handler has
+// not read; a handler that ignores the body learns that the peer went away
+// only from a failed write. Bytes after the body are bad input: the watch
+// logs them, and so does close when they came before it started (those
+// already read into the buffer).
 type body struct {
 	c      *conn
 	br     *bufio.Reader
@@ -38,7 +41,13 @@ type body struct {
 	err       error     // sticky read error
 	watching  bool
 	watchDone chan struct{}
+	later     *time.Timer // starts the watch after watchAfter
 }
+
+// watchAfter is how long a handler runs before the connection is watched.
+// Most requests take less: they pay for no goroutine, read and deadline
+// changes; a peer that goes away during one is noticed by the next write.
+const watchAfter = 10 * time.Millisecond
 
 // frame sets how long the body of req is, and req.Body accordingly.
 func (b *body) frame(req *http.Request, dechunk bool) {
@@ -126,17 +135,26 @@ func (b *body) Close() error {
 	return nil
 }
 
-// startWatchLocked starts the goroutine that watches for the peer closing
-// the connection. The body is read completely, so whatever arrives now is
-// not the handler's.
+// startWatchLocked arranges for the watch of the peer closing the
+// connection to start in watchAfter, unless the request is over by then.
+// The body is read completely, so whatever arrives now is not the
+// handler's.
 func (b *body) startWatchLocked() {
-	if b.watching || b.closed {
+	if b.later != nil || b.closed {
 		return
 	}
-	b.watching = true
-	b.watchDone = make(chan struct{})
-	b.c.rwc.SetReadDeadline(time.Time{})
-	go b.watch()
+	b.later = time.AfterFunc(watchAfter, func() {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return
+		}
+		b.watching = true
+		b.watchDone = make(chan struct{})
+		b.c.rwc.SetReadDeadline(time.Time{}) // under mu: close's deadline comes after it
+		b.mu.Unlock()
+		b.watch()
+	})
 }
 
 func (b *body) watch() {
@@ -162,13 +180,20 @@ func (b *body) watch() {
 
 // close ends the body once the handler has returned: a read still blocked
 // in a goroutine the handler left behind is unblocked and fails, later
-// reads fail, and the watch stops. The connection's read deadline is in the
-// past afterwards.
+// reads fail, and the watch stops, or does not start. The connection's read
+// deadline is in the past afterwards.
 func (b *body) close() {
 	b.c.rwc.SetReadDeadline(aLongTimeAgo)
 	b.mu.Lock()
 	b.closed = true
+	if b.later != nil {
+		b.later.Stop()
+	}
 	watching := b.watching
+	if !watching && b.eof && !b.extra && b.br.Buffered() > 0 {
+		b.extra = true
+		b.c.bad(errors.New("data after the request body"))
+	}
 	b.mu.Unlock()
 	if watching {
 		b.c.rwc.SetReadDeadline(aLongTimeAgo) // the watch may have cleared it

@@ -107,6 +107,20 @@ func TestDataAfterBodyLogged(t *testing.T) {
 	}
 }
 
+// TestDataAfterBodyFastHandler: a handler that returns before the
+// connection is watched (watchAfter) still has the bytes that came after
+// the body logged, and its response reaches the peer whole.
+func TestDataAfterBodyFastHandler(t *testing.T) {
+	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+	}))
+	resp, err := h.Exchange(head("REQUEST_METHOD", "POST", "CONTENT_LENGTH", "1") + "ab")
+	if err != nil || !strings.HasPrefix(resp, "Status: 200 OK") {
+		t.Fatalf("response %q, %v", resp, err)
+	}
+	h.WaitLog("data after the request body")
+}
+
 func TestPanics(t *testing.T) {
 	tests := []struct {
 		name      string
