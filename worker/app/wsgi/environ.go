@@ -23,6 +23,17 @@ var recomputed = map[string]bool{
 	"wsgi.url_scheme": true,
 }
 
+// keepFrontVar reports whether a front end's variable goes into the environ
+// as it came: not one the app computes itself (recomputed), not an HTTP_*
+// one DroppedHeaderVar names, and no NUL in its name or value.
+func keepFrontVar(k, v string) bool {
+	if k == "" || recomputed[k] || strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+		return false
+	}
+	hk, ok := strings.CutPrefix(k, "HTTP_")
+	return !ok || !cgivars.DroppedHeaderVar(hk)
+}
+
 // env is the environ block of a request: "name NUL value NUL" for each
 // variable, decoded by the runner as latin-1, which gives every byte of a
 // header or a path its own character, as PEP 3333 wants for native strings.
@@ -113,34 +124,32 @@ func (h *Handler) environ(e *env, r *http.Request, bodyLen int64) error {
 			}
 		})
 	} else {
-		m := make(map[string]string, len(front)+16)
+		// No map of its own: the front end's variables go in as they are,
+		// then the request's values for those it left out (or that were
+		// not kept).
 		for k, v := range front {
-			if k == "" || recomputed[k] || strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
-				continue
-			}
-			if hk, ok := strings.CutPrefix(k, "HTTP_"); ok && cgivars.DroppedHeaderVar(hk) {
-				continue
-			}
-			m[k] = v
-		}
-		def := func(k, v string) {
-			if _, ok := m[k]; !ok {
-				m[k] = v
+			if keepFrontVar(k, v) {
+				e.add(k, v)
 			}
 		}
-		m["SCRIPT_NAME"] = h.scriptName
-		m["PATH_INFO"] = pathInfo
+		def := func(k, v string) string {
+			if fv, ok := front[k]; ok && keepFrontVar(k, fv) {
+				return fv
+			}
+			e.add(k, v)
+			return v
+		}
+		e.add("SCRIPT_NAME", h.scriptName)
+		e.add("PATH_INFO", pathInfo)
 		def("REQUEST_METHOD", r.Method)
 		def("QUERY_STRING", r.URL.RawQuery)
 		def("SERVER_PROTOCOL", r.Proto)
-		def("REQUEST_URI", uri)
-		def("RAW_URI", m["REQUEST_URI"])
+		def("RAW_URI", def("REQUEST_URI", uri))
 		def("GATEWAY_INTERFACE", "CGI/1.1")
 		def("SERVER_SOFTWARE", software)
 		def("SERVER_NAME", name)
 		def("SERVER_PORT", port)
-		def("REMOTE_ADDR", raddr)
-		def("REMOTE_HOST", m["REMOTE_ADDR"])
+		def("REMOTE_HOST", def("REMOTE_ADDR", raddr))
 		if rport != "" {
 			def("REMOTE_PORT", rport)
 		}
@@ -149,9 +158,6 @@ func (h *Handler) environ(e *env, r *http.Request, bodyLen int64) error {
 		}
 		if https {
 			def("HTTPS", "on")
-		}
-		for k, v := range m {
-			e.add(k, v)
 		}
 	}
 	if bodyLen > 0 || bodyLen == 0 && r.Header["Content-Length"] != nil {
