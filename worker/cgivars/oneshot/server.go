@@ -113,10 +113,10 @@ type Server struct {
 
 // Serve accepts connections on l and serves each in a goroutine of its own:
 // one that finished a connection and waits for another (see work), else a
-// new one. It returns http.ErrServerClosed after Shutdown or Close (at once if they came
-// first), or the listener's error. Temporary accept errors (out of file
-// descriptors) are retried after a pause growing up to one second. Serve
-// does not close l on other errors.
+// new one. It returns http.ErrServerClosed after Shutdown or Close (at once
+// if they came first), or the listener's error. Temporary accept errors
+// (out of file descriptors) are retried after a pause growing up to one
+// second. Serve does not close l on other errors.
 //
 // A connection that Accept returns after Shutdown began (the accept raced
 // the listener's close) is served like any other: its peer has sent, or is

@@ -15,12 +15,13 @@
 // each to a free socket as a REQUEST frame with the variables arbiter sends
 // for it, reads the response whole (a COMPLETE frame, or HEADERS, BODY...,
 // END) and writes it to the client in one write. A request with a body, a
-// line it cannot read, or a response it cannot take closes the connection.
+// line it cannot read, or a response it cannot take closes the connection
+// (and, for the response, that socket: it is not used again).
 // With -uwsgi it also takes nginx's uwsgi_pass on a unix socket: one
 // request per connection, its variables passed to the app as nginx sent
 // them (plus wsgi.url_scheme), the response in one write, then the close.
 // No limits, no timeouts, no validation, no percent-decoding, no
-// streaming, no supervision, no logging.
+// streaming, no supervision; errors go to stderr.
 //
 // Usage: minfront -addr HOST:PORT -runner arbiter_wsgi.py -module hello:application
 // [-uwsgi SOCKET] [-python python3] [-dir DIR] [-processes 2] [-threads 4]
@@ -130,7 +131,7 @@ func (s *slot) frame() (byte, []byte, error) {
 func start(python, runner, module, dir string, threads int) ([]*slot, int, error) {
 	var slots []*slot
 	files := []uintptr{0, 1, 2}
-	var theirs, fds []int
+	var fds []int
 	for range threads {
 		p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -143,7 +144,6 @@ func start(python, runner, module, dir string, threads int) ([]*slot, int, error
 			return nil, 0, err
 		}
 		slots = append(slots, &slot{c: c, r: bufio.NewReaderSize(c, 64<<10)})
-		theirs = append(theirs, p[1])
 		fds = append(fds, len(files))
 		files = append(files, uintptr(p[1]))
 	}
@@ -153,8 +153,8 @@ func start(python, runner, module, dir string, threads int) ([]*slot, int, error
 		Dir: dir, Env: append(os.Environ(), "ARBITER_WSGI="+string(cfg)), Files: files,
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
-	for _, fd := range theirs {
-		unix.Close(fd)
+	for _, fd := range files[3:] {
+		unix.Close(int(fd))
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("start %s: %w", python, err)
@@ -245,16 +245,7 @@ func serveConn(c net.Conn, free chan *slot) {
 		env = add(env, "REMOTE_PORT", []byte(rport))
 		env = append(env, hdrs...)
 		env = add(env, "wsgi.url_scheme", []byte("http"))
-		env[0] = frameRequest
-		binary.LittleEndian.PutUint32(env[1:], uint32(len(env)-5))
-		binary.LittleEndian.PutUint32(env[5:], uint32(len(env)-9))
-
-		s := <-free
-		out, err = exchange(s, env, out[:0])
-		free <- s
-		runtime.Gosched() // a request waiting for the slot hands it its next request first
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "minfront:", err)
+		if out, err = ask(free, env, out[:0]); err != nil {
 			return
 		}
 		if _, err := c.Write(out); err != nil || !keepAlive {
@@ -300,17 +291,29 @@ func serveUwsgi(c net.Conn, free chan *slot) {
 	}
 	env = add(env, "SCRIPT_NAME", nil)
 	env = add(env, "wsgi.url_scheme", []byte("http"))
-	env[0] = frameRequest
-	binary.LittleEndian.PutUint32(env[1:], uint32(len(env)-5))
-	binary.LittleEndian.PutUint32(env[5:], uint32(len(env)-9))
-	s := <-free
-	out, err := exchange(s, env, nil)
-	free <- s
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "minfront:", err)
-		return
+	if out, err := ask(free, env, nil); err == nil {
+		c.Write(out)
 	}
-	c.Write(out)
+}
+
+// ask sends a request whose environ block follows 9 bytes of room in req
+// (the frame header and the block's length) to a free slot, and appends
+// the HTTP response to out. A slot whose exchange failed is closed and not
+// used again: its stream may be cut inside a frame.
+func ask(free chan *slot, req, out []byte) ([]byte, error) {
+	req[0] = frameRequest
+	binary.LittleEndian.PutUint32(req[1:], uint32(len(req)-5))
+	binary.LittleEndian.PutUint32(req[5:], uint32(len(req)-9))
+	s := <-free
+	out, err := exchange(s, req, out)
+	if err != nil {
+		s.c.Close()
+		fmt.Fprintln(os.Stderr, "minfront:", err)
+		return out, err
+	}
+	free <- s
+	runtime.Gosched() // a request waiting for the slot hands it its next request first
+	return out, nil
 }
 
 func add(env []byte, k string, v []byte) []byte {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 const testApp = `import os
@@ -48,6 +51,17 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// However the test ends: the sockets close, and the runner must exit
+	// by itself with status 0.
+	t.Cleanup(func() {
+		for _, s := range slots {
+			s.c.Close()
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+			t.Errorf("runner %d: %v, status %v", pid, err, ws)
+		}
+	})
 	free := make(chan *slot, len(slots))
 	for _, s := range slots {
 		free <- s
@@ -56,7 +70,13 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr := &http.Transport{}
 	done := make(chan struct{})
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		l.Close()
+		<-done
+	})
 	go func() {
 		defer close(done)
 		for {
@@ -68,7 +88,6 @@ func TestServe(t *testing.T) {
 		}
 	}()
 	port := l.Addr().(*net.TCPAddr).Port
-	tr := &http.Transport{}
 	client := &http.Client{Transport: tr}
 	for _, tc := range []struct {
 		path string
@@ -110,15 +129,28 @@ func TestServe(t *testing.T) {
 	if want := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil || string(got) != want {
 		t.Errorf("uwsgi: %q %v, want %q", got, err, want)
 	}
+}
 
-	tr.CloseIdleConnections()
-	l.Close()
-	<-done
-	for _, s := range slots {
-		s.c.Close()
+// TestBrokenSlotDropped: a socket whose answer is not a response is closed
+// and not handed to the next request.
+func TestBrokenSlotDropped(t *testing.T) {
+	mine, theirs := net.Pipe()
+	defer theirs.Close()
+	go func() {
+		io.ReadFull(theirs, make([]byte, 9+len("A\x00b\x00"))) // the request
+		theirs.Write([]byte{'X', 0, 0, 0, 0})
+	}()
+	free := make(chan *slot, 1)
+	free <- &slot{c: mine, r: bufio.NewReader(mine)}
+	req := add(make([]byte, 9), "A", []byte("b"))
+	if _, err := ask(free, req, nil); err == nil {
+		t.Fatal("ask: no error for frame type X")
 	}
-	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
-		t.Errorf("runner %d: %v, status %v", pid, err, ws)
+	if len(free) != 0 {
+		t.Error("the broken slot is free again")
+	}
+	mine.SetWriteDeadline(time.Now().Add(time.Second)) // an open pipe would block
+	if _, err := mine.Write([]byte{0}); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("write to the broken slot's socket: %v, want io.ErrClosedPipe", err)
 	}
 }
