@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"sync"
-	"time"
 )
 
 // Limits on the trailer section after a chunked body.
@@ -20,7 +19,7 @@ const (
 // body is a request's Body. It reads from the connection's buffered reader:
 // exactly ContentLength bytes, or a chunked body and its trailer section.
 // Once the body has been read to its end and the handler has run for
-// watchAfter, a goroutine watches the connection: the peer closing it (EOF,
+// WatchAfter, a goroutine watches the connection: the peer closing it (EOF,
 // reset) cancels the request context with ErrPeerGone. Before that, the
 // connection cannot be watched without taking body bytes the handler has
 // not read; a handler that ignores the body learns that the peer went away
@@ -39,15 +38,8 @@ type body struct {
 	extra     bool      // the peer sent more than the body
 	closed    bool      // by the handler (Close) or after it returned
 	err       error     // sticky read error
-	watching  bool
-	watchDone chan struct{}
-	later     *time.Timer // starts the watch after watchAfter
+	watch     Watch
 }
-
-// watchAfter is how long a handler runs before the connection is watched.
-// Most requests take less: they pay for no goroutine, read and deadline
-// changes; a peer that goes away during one is noticed by the next write.
-const watchAfter = 10 * time.Millisecond
 
 // frame sets how long the body of req is, and req.Body accordingly.
 func (b *body) frame(req *http.Request, dechunk bool) {
@@ -135,30 +127,16 @@ func (b *body) Close() error {
 	return nil
 }
 
-// startWatchLocked arranges for the watch of the peer closing the
-// connection to start in watchAfter, unless the request is over by then.
-// The body is read completely, so whatever arrives now is not the
-// handler's.
+// startWatchLocked starts the watch for the peer closing the connection
+// (in WatchAfter). The body is read completely, so whatever arrives now is
+// not the handler's.
 func (b *body) startWatchLocked() {
-	if b.later != nil || b.closed {
-		return
+	if !b.closed {
+		b.watch.Start(b.c.rwc, b.watchPeer)
 	}
-	b.later = time.AfterFunc(watchAfter, func() {
-		b.mu.Lock()
-		if b.closed {
-			b.mu.Unlock()
-			return
-		}
-		b.watching = true
-		b.watchDone = make(chan struct{})
-		b.c.rwc.SetReadDeadline(time.Time{}) // under mu: close's deadline comes after it
-		b.mu.Unlock()
-		b.watch()
-	})
 }
 
-func (b *body) watch() {
-	defer close(b.watchDone)
+func (b *body) watchPeer() {
 	var one [1]byte
 	for {
 		n, err := b.br.Read(one[:])
@@ -184,20 +162,13 @@ func (b *body) watch() {
 // deadline is in the past afterwards.
 func (b *body) close() {
 	b.c.rwc.SetReadDeadline(aLongTimeAgo)
+	watched := b.watch.Stop(b.c.rwc)
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.closed = true
-	if b.later != nil {
-		b.later.Stop()
-	}
-	watching := b.watching
-	if !watching && b.eof && !b.extra && b.br.Buffered() > 0 {
+	if !watched && b.eof && !b.extra && b.br.Buffered() > 0 {
 		b.extra = true
 		b.c.bad(errors.New("data after the request body"))
-	}
-	b.mu.Unlock()
-	if watching {
-		b.c.rwc.SetReadDeadline(aLongTimeAgo) // the watch may have cleared it
-		<-b.watchDone
 	}
 }
 

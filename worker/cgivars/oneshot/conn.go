@@ -111,7 +111,7 @@ func (c *conn) serve() {
 	req.Close = true
 	b.frame(req, s.Protocol.Dechunk)
 
-	rw := cgivars.NewResponseWriter(connWriter{c.rwc, cancel}, s.Protocol.Style, req)
+	rw := cgivars.NewResponseWriter(ConnWriter{c.rwc, cancel}, s.Protocol.Style, req)
 	panicked := c.runHandler(rw, req)
 	b.close()
 	if panicked {
@@ -160,23 +160,30 @@ func (c *conn) respondError(code int, req *http.Request) {
 	rw.Finish()
 }
 
-// lingerClose half-closes the connection and reads what the peer still
-// sends, for a bounded time and amount, so that closing it does not reset
-// the connection before the peer has read the response (a TCP peer whose
-// unread data meets a close gets an RST, and may lose the response with
-// it). Connections without a write half-close (net.Pipe) are left as they
-// are.
+// lingerClose is LingerClose with the server's linger time.
 func (c *conn) lingerClose() {
-	cw, ok := c.rwc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
 	d := lingerTimeout
 	if c.srv.linger > 0 {
 		d = c.srv.linger
 	}
-	c.rwc.SetReadDeadline(time.Now().Add(d))
-	io.CopyN(io.Discard, c.rwc, lingerMaxBytes)
+	lingerClose(c.rwc, d)
+}
+
+// LingerClose half-closes c and reads what the peer still sends, for a
+// second and 32 MiB at most, so that closing it does not reset the
+// connection before the peer has read the response (a TCP peer whose
+// unread data meets a close gets an RST, and may lose the response with
+// it). Connections without a write half-close (net.Pipe) are left as they
+// are. The caller closes c.
+func LingerClose(c net.Conn) { lingerClose(c, lingerTimeout) }
+
+func lingerClose(c net.Conn, d time.Duration) {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(d))
+	io.CopyN(io.Discard, c, lingerMaxBytes)
 }
 
 // abort makes the coming close reset a TCP connection, which tells the peer
@@ -189,17 +196,34 @@ func (c *conn) abort() {
 	}
 }
 
-// connWriter is what the response is written to: a failed write (the peer
-// went away, or WriteTimeout passed) ends the request context.
-type connWriter struct {
-	c      net.Conn
-	cancel context.CancelCauseFunc
+// ConnWriter is what a response is written to: a failed write (the peer
+// went away, or a write timeout passed) ends the request context with the
+// error as its cause.
+type ConnWriter struct {
+	Conn   net.Conn
+	Cancel context.CancelCauseFunc
 }
 
-func (w connWriter) Write(p []byte) (int, error) {
-	n, err := w.c.Write(p)
+func (w ConnWriter) Write(p []byte) (int, error) {
+	n, err := w.Conn.Write(p)
 	if err != nil {
-		w.cancel(fmt.Errorf("writing the response: %w", err))
+		w.Cancel(fmt.Errorf("writing the response: %w", err))
+	}
+	return n, err
+}
+
+// ReadFrom passes r to the connection's own ReadFrom, which sends a file
+// with sendfile over TCP and unix sockets.
+func (w ConnWriter) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	var err error
+	if rf, ok := w.Conn.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.Conn}, r)
+	}
+	if err != nil {
+		w.Cancel(fmt.Errorf("writing the response: %w", err))
 	}
 	return n, err
 }

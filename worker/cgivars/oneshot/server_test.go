@@ -108,7 +108,7 @@ func TestDataAfterBodyLogged(t *testing.T) {
 }
 
 // TestDataAfterBodyFastHandler: a handler that returns before the
-// connection is watched (watchAfter) still has the bytes that came after
+// connection is watched (WatchAfter) still has the bytes that came after
 // the body logged, and its response reaches the peer whole.
 func TestDataAfterBodyFastHandler(t *testing.T) {
 	h := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
