@@ -18,6 +18,7 @@ type Style int
 const (
 	StatusHeader Style = iota // CGI "Status: 200 OK" header (FastCGI, SCGI)
 	StatusLine                // full "HTTP/1.1 200 OK" status line (uwsgi: mod_proxy_uwsgi and the uWSGI router need it)
+	Direct                    // straight to an HTTP/1.x client, no front end: see NewOriginWriter
 )
 
 // Sizes of a ResponseWriter's buffers. A response whose body fits in
@@ -79,11 +80,15 @@ type ResponseWriter struct {
 	clen    int64       // declared Content-Length, -1 if none
 	written int64       // body bytes accepted from the handler
 
-	bufs     *buffers
-	cw       commitWriter
-	sent     bool // header block handed to the wire buffer
-	finished bool
-	err      error
+	bufs      *buffers
+	cw        commitWriter
+	sent      bool // header block handed to the wire buffer
+	finishing bool // Finish is running: the body is complete
+	finished  bool
+	err       error
+
+	origin  *Origin // style Direct only
+	chunked bool    // the body goes out in chunks (style Direct)
 }
 
 // commitWriter is what the wire buffer writes to: it notes that a byte of
@@ -97,6 +102,9 @@ func (c *commitWriter) Write(p []byte) (int, error) {
 	c.committed = true
 	return c.w.Write(p)
 }
+
+// writerOnly hides a ResponseWriter's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 // NewResponseWriter returns a ResponseWriter writing to w the response to req.
 // req may be nil, which is taken as a GET.
@@ -120,12 +128,19 @@ func (rw *ResponseWriter) Header() http.Header { return rw.header }
 
 // WriteHeader sets the response status. Calls after the first are ignored,
 // as are 1xx codes (the front ends have no way to pass an interim response
-// on). A code outside 100–999 panics, as it does in net/http.
+// on), except in style Direct, where they are sent at once (see interim).
+// A code outside 100–999 panics, as it does in net/http.
 func (rw *ResponseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
-	if rw.status != 0 || rw.finished || code < 200 {
+	if rw.status != 0 || rw.finished {
+		return
+	}
+	if code < 200 {
+		if rw.origin != nil {
+			rw.interim(code)
+		}
 		return
 	}
 	rw.status = code
@@ -176,11 +191,31 @@ func (rw *ResponseWriter) Write(p []byte) (int, error) {
 	if rw.head {
 		return len(p), nil
 	}
-	if _, err := rw.bufs.wire.Write(p); err != nil {
-		rw.fail(err)
+	if err := rw.writeBody(p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// writeBody puts p on the wire, as a chunk when the body is chunked.
+func (rw *ResponseWriter) writeBody(p []byte) error {
+	w := rw.bufs.wire
+	var err error
+	if rw.chunked {
+		if len(p) == 0 {
+			return nil
+		}
+		w.WriteString(strconv.FormatInt(int64(len(p)), 16))
+		w.WriteString("\r\n")
+		w.Write(p)
+		_, err = w.WriteString("\r\n") // bufio's error is sticky: this reports any above
+	} else {
+		_, err = w.Write(p)
+	}
+	if err != nil {
+		rw.fail(err)
+	}
+	return err
 }
 
 // Flush sends everything written so far to w, and then calls w's own
@@ -220,9 +255,16 @@ func (rw *ResponseWriter) Finish() error {
 	if rw.status == 0 {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if !rw.sent && rw.clen < 0 && rw.bodyAllowed() && (!rw.head || rw.written > 0) {
+	rw.finishing = true
+	if !rw.sent && rw.clen < 0 && rw.bodyAllowed() && (!rw.head || rw.written > 0) && !rw.hasTrailers() {
 		rw.snap["Content-Length"] = []string{strconv.FormatInt(rw.written, 10)}
 		rw.clen = rw.written
+	}
+	if !rw.sent && rw.err == nil {
+		rw.sendHeader(nil)
+	}
+	if rw.chunked && rw.err == nil {
+		rw.endChunks()
 	}
 	err := rw.flushWire()
 	rw.finished = true
@@ -285,9 +327,13 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 		h["Content-Type"] = []string{http.DetectContentType(sniff)}
 	}
 	w := b.wire
-	if rw.style == StatusLine {
+	switch {
+	case rw.origin != nil:
+		rw.frame(h)
+		w.WriteString(rw.origin.statusProto())
+	case rw.style == StatusLine:
 		w.WriteString("HTTP/1.1 ")
-	} else {
+	default:
 		w.WriteString("Status: ")
 	}
 	w.WriteString(strconv.Itoa(rw.status))
@@ -300,9 +346,12 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 	}
 	w.WriteString("\r\n")
 	writeHeaders(w, h)
+	if rw.origin != nil {
+		rw.writeFraming(w)
+	}
 	_, err := w.WriteString("\r\n") // bufio's error is sticky: this reports any above
 	if err == nil && len(b.body) > 0 && !rw.head {
-		_, err = w.Write(b.body)
+		err = rw.writeBody(b.body)
 	}
 	b.body = b.body[:0]
 	if err != nil {
