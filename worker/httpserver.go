@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"log"
 	"net"
 	"net/http"
@@ -14,14 +15,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/worker/http1"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
 // httpServer is net/http's server with gunicorn's request limits, a bound on
 // concurrent connections, and a drain that ends keep-alive connections at a
-// request boundary.
+// request boundary. On a listener without TLS or h2c, connections are
+// served by the http1 fast path, which hands a connection to net/http at
+// the first request it leaves to it (see worker/http1).
 type httpServer struct {
 	srv      *http.Server
+	fast     *http1.Server
+	handoffs *http1.HandoffListener
 	limits   requestLimits
 	maxConns int
 	idleWait time.Duration // how long idle keep-alive connections may still send one request during a drain
@@ -29,8 +35,9 @@ type httpServer struct {
 	draining atomic.Bool
 	open     atomic.Int64 // connections accepted and not yet closed
 
-	mu   sync.Mutex
-	sems []*connLimitListener
+	mu           sync.Mutex
+	sems         []*connLimitListener
+	startNetHTTP sync.Once
 }
 
 func newHTTPServer(cfg *config.Config, h http.Handler, proto string, lg zerolog.Logger) *httpServer {
@@ -56,6 +63,19 @@ func newHTTPServer(cfg *config.Config, h http.Handler, proto string, lg zerolog.
 	}
 	if cfg.Keepalive <= 0 {
 		s.srv.SetKeepAlivesEnabled(false)
+	}
+	s.handoffs = http1.NewHandoffListener()
+	s.fast = &http1.Server{
+		Handler:           s.srv.Handler,
+		Handoff:           s.handoff,
+		OnClose:           s.closed,
+		BaseContext:       s.srv.BaseContext(nil),
+		ErrorLog:          s.srv.ErrorLog,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.Keepalive,
+		NoKeepAlive:       cfg.Keepalive <= 0,
 	}
 	return s
 }
@@ -95,15 +115,36 @@ func (s *httpServer) connState(c net.Conn, st http.ConnState) {
 	case http.StateNew:
 		s.open.Add(1)
 	case http.StateClosed, http.StateHijacked:
-		s.open.Add(-1)
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn() // the limit listener holds the TCP conn
 		}
-		s.mu.Lock()
-		for _, l := range s.sems {
-			l.release(c)
-		}
-		s.mu.Unlock()
+		s.closed(http1.Unwrap(c))
+	}
+}
+
+// closed counts a connection that ended and gives back its slot.
+func (s *httpServer) closed(c net.Conn) {
+	s.open.Add(-1)
+	s.release(c)
+}
+
+func (s *httpServer) release(c net.Conn) {
+	s.mu.Lock()
+	for _, l := range s.sems {
+		l.release(c)
+	}
+	s.mu.Unlock()
+}
+
+// handoff passes a connection from the fast path to net/http, starting
+// net/http's accept loop on the first one. Once the server is closing, the
+// connection is closed instead.
+func (s *httpServer) handoff(c net.Conn) {
+	s.startNetHTTP.Do(func() { go s.srv.Serve(s.handoffs) })
+	s.open.Add(-1) // net/http's StateNew counts it again
+	if !s.handoffs.Give(c) {
+		c.Close()
+		s.release(http1.Unwrap(c))
 	}
 }
 
@@ -120,7 +161,32 @@ func (s *httpServer) Serve(l net.Listener) error {
 	if s.srv.TLSConfig != nil {
 		return s.srv.ServeTLS(ll, "", "")
 	}
-	return s.srv.Serve(ll)
+	if s.srv.Protocols != nil && s.srv.Protocols.UnencryptedHTTP2() {
+		return s.srv.Serve(ll)
+	}
+	return s.serveFast(ll)
+}
+
+// serveFast accepts on ll for the fast path. Accept errors other than a
+// closed listener are retried after a pause growing to a second, as
+// net/http retries its temporary ones; a closed listener ends it with
+// http.ErrServerClosed.
+func (s *httpServer) serveFast(ll *connLimitListener) error {
+	var delay time.Duration
+	for {
+		c, err := ll.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return http.ErrServerClosed
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.open.Add(1)
+		go s.fast.ServeConn(c)
+	}
 }
 
 // Shutdown drains: it stops accepting, marks every further response
@@ -143,11 +209,20 @@ func (s *httpServer) Shutdown(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return s.srv.Shutdown(ctx)
+	ferr := s.fast.Shutdown(ctx)
+	s.handoffs.Close()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	return ferr
 }
 
 // Close closes the listeners and every connection now.
-func (s *httpServer) Close() error { return s.srv.Close() }
+func (s *httpServer) Close() error {
+	s.fast.Close()
+	s.handoffs.Close()
+	return s.srv.Close()
+}
 
 // zerologWriter lets net/http's ErrorLog write into zerolog.
 type zerologWriter struct{ l zerolog.Logger }
