@@ -10,7 +10,7 @@
 // background read and stops it with deadline changes, and builds a context
 // and a chunk writer; a WSGI worker spent 13 µs more per request on that
 // than a front without it (docs/benchmarks.md). Here a connection is watched
-// for the client going away only once a request has run 10 ms, the
+// for the client going away only once a request has run 10–20 ms, the
 // deadlines change once per request, and the response is written by
 // cgivars' buffered writer.
 package http1
