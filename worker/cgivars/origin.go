@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -96,14 +97,37 @@ func (rw *ResponseWriter) frame(h http.Header) {
 			rw.chunked = true
 		}
 	}
-	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+	_, dated := h["Date"]
+	rw.date = !dated
+}
+
+// dateCache is the Date header's value for the current second: formatting
+// it per response costs more than the rest of the header block.
+var dateCache atomic.Pointer[cachedDate]
+
+type cachedDate struct {
+	sec   int64
+	value string
+}
+
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.value
 	}
+	d := &cachedDate{sec: now.Unix(), value: now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.value
 }
 
 // writeFraming writes the header fields frame decided on.
 func (rw *ResponseWriter) writeFraming(w *bufio.Writer) {
 	o := rw.origin
+	if rw.date {
+		w.WriteString("Date: ")
+		w.WriteString(httpDate())
+		w.WriteString("\r\n")
+	}
 	if rw.chunked {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 		if tr := rw.snap["Trailer"]; len(tr) > 0 {

@@ -89,6 +89,7 @@ type ResponseWriter struct {
 
 	origin  *Origin // style Direct only
 	chunked bool    // the body goes out in chunks (style Direct)
+	date    bool    // a Date header goes out (style Direct)
 }
 
 // commitWriter is what the wire buffer writes to: it notes that a byte of
@@ -363,7 +364,8 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 // writeHeaders writes h sorted by canonical name, skipping what a CGI
 // response must not carry.
 func writeHeaders(w *bufio.Writer, h http.Header) {
-	keys := make([]string, 0, len(h))
+	var buf [16]string // no allocation for most responses
+	keys := buf[:0]
 	for k, vv := range h {
 		if len(vv) == 0 || !IsToken(k) || strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
