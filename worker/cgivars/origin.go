@@ -62,21 +62,11 @@ func (o *Origin) statusProto() string {
 	return "HTTP/1.1 "
 }
 
-// hasTrailers reports whether an Origin response declares trailers, which
-// need a chunked body.
+// hasTrailers reports whether an Origin response declares trailers in a
+// Trailer header, which keeps Finish from giving it a Content-Length (as
+// net/http does; keys under http.TrailerPrefix are known only at the end).
 func (rw *ResponseWriter) hasTrailers() bool {
-	if rw.origin == nil || rw.origin.HTTP10 {
-		return false
-	}
-	if len(rw.snap["Trailer"]) > 0 {
-		return true
-	}
-	for k := range rw.header {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			return true
-		}
-	}
-	return false
+	return rw.origin != nil && len(rw.snap["Trailer"]) > 0
 }
 
 // frame settles, as the header block goes out, how the body is delimited
@@ -130,11 +120,11 @@ func (rw *ResponseWriter) writeFraming(w *bufio.Writer) {
 	}
 	if rw.chunked {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
-		if tr := rw.snap["Trailer"]; len(tr) > 0 {
-			w.WriteString("Trailer: ")
-			writeValue(w, strings.Join(tr, ", "))
-			w.WriteString("\r\n")
-		}
+	}
+	if tr := rw.snap["Trailer"]; len(tr) > 0 {
+		w.WriteString("Trailer: ")
+		writeValue(w, strings.Join(tr, ", "))
+		w.WriteString("\r\n")
 	}
 	switch {
 	case !o.KeepAlive && !o.HTTP10: // HTTP/1.0 closes unless told otherwise

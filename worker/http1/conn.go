@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -62,6 +64,7 @@ func (c *conn) serve() {
 	if d := s.headerTimeout(); d > 0 {
 		c.rwc.SetReadDeadline(c.accepted.Add(d))
 	}
+	lastPOST := false
 	for first := true; ; first = false {
 		if !first {
 			if !c.state.CompareAndSwap(stateActive, stateIdle) || s.draining.Load() {
@@ -73,16 +76,28 @@ func (c *conn) serve() {
 				c.rwc.SetReadDeadline(time.Time{})
 			}
 		}
-		if _, err := c.br.Peek(1); err != nil {
+		// As net/http: the first request may be a byte long (to be
+		// answered 400); a later one must bring 4 bytes before the
+		// connection ends, and after a POST up to 4 CR or LF before it
+		// are dropped (RFC 9112 §2.2 lets a server skip them).
+		want := 1
+		if !first {
+			want = 4
+		}
+		peek, err := c.br.Peek(want)
+		if err != nil {
 			return // closed, timed out, or Shutdown closed it while idle
+		}
+		if lastPOST {
+			c.br.Discard(leadingCRLF(peek))
 		}
 		if st := c.state.Load(); st == stateClosed || !c.state.CompareAndSwap(st, stateActive) {
 			return // Shutdown closed it as the request came
 		}
 		start := time.Now()
 		block, ok, err := c.readHead(first)
-		if err != nil {
-			return // a timeout or EOF within the head: net/http too closes without a word
+		if err != nil && !errors.Is(err, io.EOF) {
+			return // a timeout within the head: net/http too closes without a word
 		}
 		var h head
 		if ok {
@@ -93,10 +108,20 @@ func (c *conn) serve() {
 			return
 		}
 		c.br.Discard(len(block))
+		lastPOST = h.method == http.MethodPost
 		if !c.serveRequest(&h, start) {
 			return
 		}
 	}
+}
+
+// leadingCRLF counts the CR and LF bytes at the front of p.
+func leadingCRLF(p []byte) int {
+	n := 0
+	for n < len(p) && (p[n] == '\r' || p[n] == '\n') {
+		n++
+	}
+	return n
 }
 
 func (c *conn) putReader() {
@@ -109,7 +134,8 @@ func (c *conn) putReader() {
 // false, with no error, when the head is one to hand off: it does not fit
 // the buffer, or a line that net/http would refuse is complete already (a
 // bare LF, a bad request line or field line), so net/http answers it at
-// the moment it would have.
+// the moment it would have. At EOF within the head the error is io.EOF, and
+// the head goes to net/http too, which answers what it can parse of it.
 func (c *conn) readHead(first bool) (block string, ok bool, err error) {
 	br := c.br
 	buf, _ := br.Peek(br.Buffered())
@@ -127,6 +153,9 @@ func (c *conn) readHead(first bool) (block string, ok bool, err error) {
 		}
 		searched := max(len(buf)-3, 0)
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			// At EOF net/http still parses what came, and may answer
+			// it (a 400 for half a request line): the caller hands
+			// off.
 			return "", false, err
 		}
 		buf, _ = br.Peek(br.Buffered())

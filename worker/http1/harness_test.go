@@ -81,7 +81,7 @@ func (s std) Serve(l net.Listener) error { return s.Server.Serve(l) }
 
 // startPair serves h on the fast path, failing the test on goroutines of
 // this package left over at its end.
-func startPair(t *testing.T, h http.Handler, configure ...func(*Server)) (*testutil.Harness, *pair) {
+func startPair(t testing.TB, h http.Handler, configure ...func(*Server)) (*testutil.Harness, *pair) {
 	t.Helper()
 	logs := &testutil.Buffer{}
 	p := newPair(h, logs, configure...)

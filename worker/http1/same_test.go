@@ -204,6 +204,9 @@ func TestSameAsNetHTTP(t *testing.T) {
 		{"trailer", get("/trailer"), []string{"GET"}},
 		{"early hints", get("/103"), []string{"GET", "GET"}},
 		{"early hints http10", "GET /103 HTTP/1.0\r\n\r\n", []string{"GET"}},
+		{"trailer http10", "GET /trailer HTTP/1.0\r\n\r\n", []string{"GET"}},
+		{"crlf after post", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok\r\n" + get("/"), []string{"POST", "GET"}},
+		{"crlf after get", get("/") + "\r\n" + get("/"), []string{"GET", "GET"}},
 		{"sniff", get("/sniff"), []string{"GET"}},
 		{"status without text", get("/status"), []string{"GET"}},
 		{"http.Error", get("/error"), []string{"GET"}},
@@ -224,5 +227,59 @@ func TestSameAsNetHTTP(t *testing.T) {
 				t.Errorf("fast path:\n%s\nnet/http:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
+	}
+}
+
+// FuzzSameAsNetHTTP sends any bytes, then a half-close, to net/http and to
+// the fast path in front of it, and requires the same responses until the
+// connection ends. Heads are capped at 8 KiB of input to keep a run fast.
+func FuzzSameAsNetHTTP(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /big HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /cl HTTP/1.0\r\n\r\n",
+		"POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc",
+		"GET /trailer HTTP/1.1\r\nHost: a\r\n\r\nGET /flush HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
+		"GET /204 HTTP/1.1\r\nHost: a\r\n\r\nGET /close HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	h := http.HandlerFunc(echo)
+	fast, _ := startPair(f, h)
+	ref := testutil.Serve(f, std{&http.Server{Handler: h, ErrorLog: discardLog}}, nil)
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) > 8<<10 || strings.Contains(raw, "/panic") || strings.Contains(raw, "/abort") {
+			return // a panic's log line is not a difference
+		}
+		want := halfClosed(t, ref.Addr, raw)
+		got := halfClosed(t, fast.Addr, raw)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%q\nfast path:\n%s\nnet/http:\n%s", raw, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// halfClosed sends raw and half-closes, then reads responses until the
+// connection ends.
+func halfClosed(t *testing.T, addr, raw string) []string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, raw)
+	c.(*net.TCPConn).CloseWrite()
+	br := bufio.NewReader(c)
+	var out []string
+	for {
+		r, err := readReply(br, "GET")
+		if err != nil {
+			return append(out, errClass(err))
+		}
+		out = append(out, fmt.Sprintf("%+v", r))
 	}
 }
