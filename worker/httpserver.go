@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/arbiter-dev/arbiter/arbiter/config"
+	"github.com/arbiter-dev/arbiter/worker/cgivars/oneshot"
 	"github.com/arbiter-dev/arbiter/worker/http1"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
@@ -167,10 +169,10 @@ func (s *httpServer) Serve(l net.Listener) error {
 	return s.serveFast(ll)
 }
 
-// serveFast accepts on ll for the fast path. Accept errors other than a
-// closed listener are retried after a pause growing to a second, as
-// net/http retries its temporary ones; a closed listener ends it with
-// http.ErrServerClosed.
+// serveFast accepts on ll for the fast path. Temporary accept errors (out
+// of descriptors) are retried after a pause growing to a second, as
+// net/http retries them; a closed listener ends it with
+// http.ErrServerClosed, and any other error is returned.
 func (s *httpServer) serveFast(ll *connLimitListener) error {
 	var delay time.Duration
 	for {
@@ -178,6 +180,9 @@ func (s *httpServer) serveFast(ll *connLimitListener) error {
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return http.ErrServerClosed
+			}
+			if !oneshot.Temporary(err) {
+				return fmt.Errorf("http: accept: %w", err)
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 			time.Sleep(delay)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -104,5 +105,50 @@ func TestHTTPServerRefusesH2PrefaceWithoutH2C(t *testing.T) {
 	case m := <-served:
 		t.Fatalf("the app was called with %s", m)
 	default:
+	}
+}
+
+// With worker_connections = 1, a plain request is served on the fast
+// path, a chunked one by net/http after the handoff, and each connection's
+// slot comes back when it closes, whichever server had it: the third
+// connection is served only if the handed-off one gave its slot back.
+func TestHTTPServerHandoffGivesSlotBack(t *testing.T) {
+	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.WorkerConnections = 1
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newHTTPServer(cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%T", w)
+	}), "http", zerolog.Nop())
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+
+	for _, tt := range []struct{ name, req, writer string }{
+		{"fast path", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "*http1.response"},
+		{"handed off", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", "*http.response"},
+		{"after both", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "*http1.response"},
+	} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, tt.req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("%s: %v (no slot free?)", tt.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if string(b) != tt.writer {
+			t.Fatalf("%s: served by %s, want %s", tt.name, b, tt.writer)
+		}
 	}
 }

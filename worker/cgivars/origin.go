@@ -87,8 +87,6 @@ func (rw *ResponseWriter) frame(h http.Header) {
 			rw.chunked = true
 		}
 	}
-	_, dated := h["Date"]
-	rw.date = !dated
 }
 
 // dateCache is the Date header's value for the current second: formatting
@@ -113,7 +111,7 @@ func httpDate() string {
 // writeFraming writes the header fields frame decided on.
 func (rw *ResponseWriter) writeFraming(w *bufio.Writer) {
 	o := rw.origin
-	if rw.date {
+	if _, set := rw.snap["Date"]; !set { // a Date with no values keeps it out
 		w.WriteString("Date: ")
 		w.WriteString(httpDate())
 		w.WriteString("\r\n")

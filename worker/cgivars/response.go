@@ -89,7 +89,6 @@ type ResponseWriter struct {
 
 	origin  *Origin // style Direct only
 	chunked bool    // the body goes out in chunks (style Direct)
-	date    bool    // a Date header goes out (style Direct)
 }
 
 // commitWriter is what the wire buffer writes to: it notes that a byte of

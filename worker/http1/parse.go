@@ -49,7 +49,6 @@ func parseHead(block string) (h head, ok bool) {
 	h.header = make(http.Header, n)
 	values := make([]string, n) // one backing array for single values, as textproto does
 	hosts, lengths := 0, 0
-	var connection []string
 	for {
 		eol = strings.Index(fields, "\r\n")
 		if eol < 0 {
@@ -81,8 +80,6 @@ func parseHead(block string) (h head, ok bool) {
 			}
 		case "Transfer-Encoding", "Expect", "Upgrade":
 			return h, false
-		case "Connection":
-			connection = append(connection, value)
 		}
 		if vv := h.header[key]; vv != nil {
 			h.header[key] = append(vv, value)
@@ -97,11 +94,9 @@ func parseHead(block string) (h head, ok bool) {
 	if fields != "" || h.minor == 1 && hosts == 0 {
 		return h, false
 	}
-	if h.minor == 0 {
-		h.close = !cgivars.HasToken(connection, "keep-alive") || cgivars.HasToken(connection, "close")
-	} else {
-		h.close = cgivars.HasToken(connection, "close")
-	}
+	connection := h.header["Connection"]
+	h.close = cgivars.HasToken(connection, "close") ||
+		h.minor == 0 && !cgivars.HasToken(connection, "keep-alive")
 	if p := h.header["Pragma"]; len(p) > 0 && p[0] == "no-cache" && h.header["Cache-Control"] == nil {
 		h.header["Cache-Control"] = []string{"no-cache"}
 	}

@@ -214,9 +214,6 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// Unwrap returns the connection as ServeConn got it.
-func (c *replayConn) Unwrap() net.Conn { return c.Conn }
-
 // Unwrap returns the connection under c if it is one Server handed off,
 // else c.
 func Unwrap(c net.Conn) net.Conn {

@@ -138,7 +138,7 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.closing.Load() {
 				return http.ErrServerClosed
 			}
-			if temporary(err) {
+			if Temporary(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):
@@ -368,8 +368,10 @@ func (s *Server) closeConns() {
 	}
 }
 
-// temporary reports whether an accept error is worth retrying.
-func temporary(err error) bool {
+// Temporary reports whether an accept error is worth retrying after a
+// pause: a timeout, or the process or system out of descriptors, buffers or
+// memory, or a connection aborted before it was accepted.
+func Temporary(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
