@@ -38,6 +38,7 @@ type httpServer struct {
 	open     atomic.Int64 // connections accepted and not yet closed
 
 	mu           sync.Mutex
+	stopping     bool // Shutdown or Close began: Serve refuses a listener
 	sems         []*connLimitListener
 	startNetHTTP sync.Once
 }
@@ -155,18 +156,39 @@ func (s *httpServer) handoff(c net.Conn) {
 // "h2" by ALPN (net/http's own HTTP/2 server: a drain sends GOAWAY). The
 // TLS handshake happens in the connection's goroutine, within
 // read_header_timeout, so a slow handshake holds no other connection up.
+//
+// A Serve that starts after Shutdown or Close (the drain began before its
+// goroutine ran) closes l and returns http.ErrServerClosed at once, as
+// net/http's Serve does: no accept loop is left that nothing would close.
 func (s *httpServer) Serve(l net.Listener) error {
 	ll := newConnLimitListener(l, s.maxConns)
 	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		ll.Close()
+		return http.ErrServerClosed
+	}
 	s.sems = append(s.sems, ll)
 	s.mu.Unlock()
-	if s.srv.TLSConfig != nil {
-		return s.srv.ServeTLS(ll, "", "")
+	var err error
+	switch {
+	case s.srv.TLSConfig != nil:
+		err = s.srv.ServeTLS(ll, "", "")
+	case s.srv.Protocols != nil && s.srv.Protocols.UnencryptedHTTP2():
+		err = s.srv.Serve(ll)
+	default:
+		return s.serveFast(ll)
 	}
-	if s.srv.Protocols != nil && s.srv.Protocols.UnencryptedHTTP2() {
-		return s.srv.Serve(ll)
+	// The drain closes ll before net/http's Shutdown marks its server
+	// closed, so net/http may see the closed listener first.
+	if errors.Is(err, net.ErrClosed) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.stopping {
+			return http.ErrServerClosed
+		}
 	}
-	return s.serveFast(ll)
+	return err
 }
 
 // serveFast accepts on ll for the fast path. Temporary accept errors (out
@@ -201,11 +223,7 @@ func (s *httpServer) serveFast(ll *connLimitListener) error {
 // ctx expires first it returns ctx's error; the caller then calls Close.
 func (s *httpServer) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	s.mu.Lock()
-	for _, l := range s.sems {
-		l.Close()
-	}
-	s.mu.Unlock()
+	s.closeListeners()
 	deadline := time.Now().Add(s.idleWait)
 	for s.open.Load() > 0 && time.Now().Before(deadline) {
 		select {
@@ -222,8 +240,21 @@ func (s *httpServer) Shutdown(ctx context.Context) error {
 	return ferr
 }
 
-// Close closes the listeners and every connection now.
+// closeListeners stops every accept loop, and any Serve called later.
+func (s *httpServer) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	for _, l := range s.sems {
+		l.Close()
+	}
+}
+
+// Close closes the listeners and every connection now. The fast path's
+// listeners are its own to close: net/http's Close only closes those its
+// Serve was given.
 func (s *httpServer) Close() error {
+	s.closeListeners()
 	s.fast.Close()
 	s.handoffs.Close()
 	return s.srv.Close()

@@ -152,3 +152,66 @@ func TestHTTPServerHandoffGivesSlotBack(t *testing.T) {
 		}
 	}
 }
+
+// Serve returns http.ErrServerClosed, with its listener closed, after
+// Shutdown or Close, also when it starts after them: a drain that begins
+// before the serving goroutine ran (the master killed right after the
+// worker said ready) must not leave an accept loop behind that nothing
+// closes. Both the fast path and net/http's own loop (h2c) are covered.
+func TestHTTPServerServeEndsAfterStop(t *testing.T) {
+	cfg, err := config.Parse("t.toml", nil, config.Overrides{}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stops := map[string]func(*httpServer) error{
+		"Shutdown": func(s *httpServer) error { return s.Shutdown(t.Context()) },
+		"Close":    (*httpServer).Close,
+	}
+	for _, h2c := range []bool{false, true} {
+		for name, stop := range stops {
+			for _, before := range []bool{false, true} {
+				t.Run(fmt.Sprintf("h2c=%v/%s/before=%v", h2c, name, before), func(t *testing.T) {
+					l, err := net.Listen("tcp", "127.0.0.1:0")
+					if err != nil {
+						t.Fatal(err)
+					}
+					s := newHTTPServer(cfg, http.NotFoundHandler(), "http", zerolog.Nop())
+					if h2c {
+						s.srv.Protocols = new(http.Protocols)
+						s.srv.Protocols.SetHTTP1(true)
+						s.srv.Protocols.SetUnencryptedHTTP2(true)
+					}
+					served := make(chan error, 1)
+					if before {
+						if err := stop(s); err != nil {
+							t.Fatal(err)
+						}
+						go func() { served <- s.Serve(l) }()
+					} else {
+						go func() { served <- s.Serve(l) }()
+						// Serve is accepting once a connection is answered.
+						resp, err := http.Get("http://" + l.Addr().String() + "/")
+						if err != nil {
+							t.Fatal(err)
+						}
+						resp.Body.Close()
+						if err := stop(s); err != nil {
+							t.Fatal(err)
+						}
+					}
+					select {
+					case err := <-served:
+						if err != http.ErrServerClosed {
+							t.Fatalf("Serve returned %v, want http.ErrServerClosed", err)
+						}
+					case <-time.After(10 * time.Second):
+						t.Fatal("Serve still accepting 10 s after the stop")
+					}
+					if err := l.Close(); err == nil {
+						t.Error("Serve returned with its listener open")
+					}
+				})
+			}
+		}
+	}
+}
