@@ -13,9 +13,10 @@
 //     workers = 1, [app] type = "wsgi" with processes and threads; an HTTP
 //     listener, and uwsgi and FastCGI listeners on unix sockets for nginx;
 //   - gunicorn (Debian's, /usr/bin/gunicorn) -k gthread and -k sync;
-//   - uWSGI (uwsgi-plugin-python3) --master with --http-socket (no
-//     keep-alive), and with --http11-socket (keep-alive) plus --socket for
-//     nginx's uwsgi_pass;
+//   - uWSGI (uwsgi-plugin-python3) --master, three instances: with
+//     --http-socket (no keep-alive), with --http11-socket (keep-alive), and
+//     with --socket alone for nginx's uwsgi_pass (a uWSGI with a second
+//     socket serializes its threads' accepts, and serves half as much);
 //   - a reference, internal/bench/wsgi/minfront: the least a Go HTTP front
 //     can do per request in front of arbiter's own Python runner, the same
 //     processes and threads. What arbiter costs beyond it is arbiter's own
