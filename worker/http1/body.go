@@ -34,6 +34,7 @@ type body struct {
 	mu     sync.Mutex
 	eof    bool // the whole body has been read
 	closed bool // by the handler (Close) or after it returned
+	done   bool // the handler returned
 	err    error
 	watch  oneshot.Watch
 }
@@ -86,11 +87,27 @@ func (b *body) Close() error {
 
 // hold reports, as the response's header block goes out, whether the
 // connection can be kept: no drain has begun, and what is left of the body
-// is little enough to read and throw away after the handler.
+// is little enough to read and throw away after the handler. When the
+// handler has returned (the header goes out at the end), the rest is read
+// now, as net/http does before it writes the header: a body that ends
+// early, or does not come within the read deadline, makes the response
+// say Connection: close, instead of a response that promised to keep the
+// connection before it closes.
 func (b *body) hold() bool {
+	if b.c.srv.draining.Load() {
+		return false
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.c.srv.draining.Load() && (b.eof || b.remaining <= maxDiscardBytes)
+	keep := b.eof || b.remaining <= maxDiscardBytes
+	readNow := keep && b.done && !b.eof && b.err == nil
+	b.mu.Unlock()
+	if readNow {
+		return b.discard()
+	}
+	// A body whose read already failed in the handler keeps the header
+	// as it is (net/http's discard then sees its EOF and says nothing);
+	// the connection closes after the response.
+	return keep
 }
 
 // startWatchLocked starts the watch (in oneshot.WatchAfter).
@@ -118,7 +135,7 @@ func (b *body) close() {
 	}
 	b.watch.Stop(b.c.rwc)
 	b.mu.Lock()
-	b.closed = true
+	b.closed, b.done = true, true
 	b.mu.Unlock()
 }
 
@@ -136,7 +153,12 @@ func (b *body) discard() bool {
 	b.c.rwc.SetReadDeadline(b.deadline)
 	n, err := io.CopyN(io.Discard, b.c.br, b.remaining)
 	b.remaining -= n
-	return err == nil
+	if err != nil {
+		b.err = err
+		return false
+	}
+	b.eof = true
+	return true
 }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
