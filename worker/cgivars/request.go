@@ -321,6 +321,17 @@ func validValue(s string) bool {
 	return !strings.ContainsAny(s, "\r\n\x00")
 }
 
+// IsFieldValue reports whether v is a field value net/http would send or
+// accept: no control character other than tab (no CR, LF, NUL or DEL).
+func IsFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // IsToken reports whether s is an HTTP token (RFC 9110 §5.6.2), the form of
 // a method or a header field name.
 func IsToken(s string) bool {

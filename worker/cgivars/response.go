@@ -45,6 +45,45 @@ type flushErrorer interface{ Flush() error }
 type buffers struct {
 	body []byte
 	wire *bufio.Writer
+	snap http.Header // the header snapshot's map, kept for the next response
+	vals []string    // the backing array of the snapshot's values
+}
+
+// snapshot copies h into b's map, each value slice copied too, as
+// http.Header.Clone would, but with nothing allocated once b has served a
+// response with as many headers. The copy is valid until b goes back to
+// the pool.
+func (b *buffers) snapshot(h http.Header) http.Header {
+	if b.snap == nil {
+		b.snap = make(http.Header, len(h))
+	}
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	if cap(b.vals) < n {
+		b.vals = make([]string, max(n, 16))
+	}
+	vals := b.vals[:cap(b.vals)]
+	for k, vv := range h {
+		if vv == nil {
+			b.snap[k] = nil // Clone keeps a nil value nil: "send no such header"
+			continue
+		}
+		m := copy(vals, vv)
+		b.snap[k] = vals[:m:m]
+		vals = vals[m:]
+	}
+	return b.snap
+}
+
+// reset empties b for the pool, dropping its references to the response's
+// strings.
+func (b *buffers) reset() {
+	b.body = b.body[:0]
+	b.wire.Reset(nil)
+	clear(b.snap)
+	clear(b.vals)
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -144,7 +183,7 @@ func (rw *ResponseWriter) WriteHeader(code int) {
 		return
 	}
 	rw.status = code
-	rw.snap = rw.header.Clone()
+	rw.snap = rw.bufs.snapshot(rw.header)
 	if cl := rw.snap.Get("Content-Length"); cl != "" {
 		if n, ok := ParseDigits(strings.TrimSpace(cl)); ok {
 			rw.clen = n
@@ -269,9 +308,8 @@ func (rw *ResponseWriter) Finish() error {
 	err := rw.flushWire()
 	rw.finished = true
 	b := rw.bufs
-	rw.bufs = nil
-	b.body = b.body[:0]
-	b.wire.Reset(nil)
+	rw.bufs, rw.snap = nil, nil
+	b.reset()
 	bufPool.Put(b)
 	if err == nil && rw.bodyAllowed() && !rw.head && rw.clen >= 0 && rw.written < rw.clen {
 		err = ErrShortBody

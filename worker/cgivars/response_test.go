@@ -95,6 +95,18 @@ func TestResponseWriter(t *testing.T) {
 			w.WriteHeader(200)
 			w.Header().Set("B", "2")
 		}, "Status: 200 OK\r\nA: 1\r\nContent-Length: 0\r\n\r\n", nil},
+		{"values edited in place after WriteHeader ignored", StatusHeader, "GET", func(w http.ResponseWriter) {
+			w.Header().Set("A", "1")
+			w.Header()["B"] = []string{"x", "y"}
+			w.WriteHeader(200)
+			w.Header()["A"][0] = "changed"
+			w.Header()["B"][1] = "changed"
+			delete(w.Header(), "B")
+		}, "Status: 200 OK\r\nA: 1\r\nB: x\r\nB: y\r\nContent-Length: 0\r\n\r\n", nil},
+		{"a nil value sends no such header", StatusHeader, "GET", func(w http.ResponseWriter) {
+			w.Header()["Content-Type"] = nil
+			w.Write([]byte("<html>"))
+		}, "Status: 200 OK\r\nContent-Length: 6\r\n\r\n<html>", nil},
 		{"Location keeps its status", StatusHeader, "GET", func(w http.ResponseWriter) {
 			w.Header().Set("Location", "/new")
 			w.WriteHeader(201)
@@ -268,5 +280,30 @@ func TestResponseWriterStatus(t *testing.T) {
 	rw.Write(nil)
 	if rw.Status() != 200 {
 		t.Errorf("Status after Write = %d", rw.Status())
+	}
+}
+
+// A response's header snapshot lives in pooled buffers: the next response
+// that gets them starts with none of the last one's headers.
+func TestResponseWriterReusedBuffersStartEmpty(t *testing.T) {
+	for i := range 3 {
+		rec := &recorder{}
+		rw := NewResponseWriter(rec, StatusHeader, nil)
+		if i == 0 {
+			for _, k := range []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"} {
+				rw.Header()[k] = []string{k + "1", k + "2"}
+			}
+		} else {
+			rw.Header().Set("K", "1")
+		}
+		rw.WriteHeader(200)
+		if err := rw.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if want := "Status: 200 OK\r\nContent-Length: 0\r\nK: 1\r\n\r\n"; rec.String() != want {
+				t.Fatalf("response %d wrote %q, want %q", i, rec.String(), want)
+			}
+		}
 	}
 }

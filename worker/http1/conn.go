@@ -186,7 +186,12 @@ func (c *conn) serveRequest(h *head, start time.Time) (keep bool) {
 	s := c.srv
 	ctx, cancel := context.WithCancelCause(c.base)
 	defer cancel(nil)
-	b := &body{c: c, remaining: h.contentLength, cancel: cancel, counted: h.contentLength > 0}
+	// One allocation for the request's body, writer and connection writer.
+	x := &exchange{
+		body: body{c: c, remaining: h.contentLength, cancel: cancel, counted: h.contentLength > 0},
+		cw:   oneshot.ConnWriter{Conn: c.rwc, Cancel: cancel},
+	}
+	b := &x.body
 	if b.counted {
 		if s.ReadTimeout > 0 {
 			b.deadline = start.Add(s.ReadTimeout)
@@ -196,7 +201,9 @@ func (c *conn) serveRequest(h *head, start time.Time) (keep bool) {
 	if s.WriteTimeout > 0 {
 		c.rwc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 	}
-	req := &http.Request{
+	// The request is built on the stack and copied once by WithContext,
+	// which is the only way to give it its context.
+	tmpl := http.Request{
 		Method:        h.method,
 		URL:           h.url,
 		Proto:         h.proto,
@@ -211,17 +218,18 @@ func (c *conn) serveRequest(h *head, start time.Time) (keep bool) {
 		Close:         h.close,
 	}
 	if h.contentLength == 0 {
-		req.Body = http.NoBody
+		tmpl.Body = http.NoBody
 		b.eof = true
 		b.startWatchLocked()
 	}
-	req = req.WithContext(ctx)
-	rw := cgivars.NewOriginWriter(oneshot.ConnWriter{Conn: c.rwc, Cancel: cancel}, req, cgivars.Origin{
+	req := tmpl.WithContext(ctx)
+	rw := cgivars.NewOriginWriter(&x.cw, req, cgivars.Origin{
 		HTTP10:    h.minor == 0,
 		KeepAlive: !h.close && !s.NoKeepAlive && !s.draining.Load(),
 		Hold:      b.hold,
 	})
-	w := &response{ResponseWriter: rw, c: c, body: b}
+	x.resp = response{ResponseWriter: rw, c: c, body: b}
+	w := &x.resp
 
 	panicked := c.runHandler(w, req)
 	if c.hijacked {
@@ -260,6 +268,14 @@ func (c *conn) runHandler(w http.ResponseWriter, req *http.Request) (panicked bo
 	}()
 	c.srv.handler().ServeHTTP(w, req)
 	return false
+}
+
+// exchange is what one request needs beside the http.Request, in one
+// allocation.
+type exchange struct {
+	body body
+	resp response
+	cw   oneshot.ConnWriter
 }
 
 // response is the handler's http.ResponseWriter: cgivars' writer with what

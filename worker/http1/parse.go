@@ -145,7 +145,7 @@ func parseField(line string) (name, value string, ok bool) {
 		return "", "", false
 	}
 	value = strings.Trim(value, " \t")
-	return name, value, validValue(value)
+	return name, value, cgivars.IsFieldValue(value)
 }
 
 // linesValid reports whether the complete lines at the front of an
@@ -187,17 +187,6 @@ func validTarget(t string) bool {
 	}
 	for i := 0; i < len(t); i++ {
 		if t[i] <= ' ' || t[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue accepts what net/http accepts in a field value: no control
-// character other than tab.
-func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
 	}

@@ -155,12 +155,12 @@ func FuzzEnvironHTTP(f *testing.F) {
 				return
 			}
 			for _, v := range vv {
-				if !validValue([]byte(v)) {
+				if !cgivars.IsFieldValue(v) {
 					return
 				}
 			}
 		}
-		if !validValue([]byte(r.Host)) {
+		if !cgivars.IsFieldValue(r.Host) {
 			return
 		}
 		r.RemoteAddr = "192.0.2.7:40000"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
@@ -34,25 +35,29 @@ func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Reques
 		return 0, h.badResponse(w, r, s, fmt.Sprintf("bad status %q", status))
 	}
 	hdr := w.Header()
-	for len(rest) > 0 {
-		name, r2, ok := bytes.Cut(rest, []byte{0})
+	// One string holds every name and value, and one array the values:
+	// three allocations for the whole block instead of three a header.
+	block2 := string(rest)
+	vals := make([]string, strings.Count(block2, "\x00")/2)
+	for len(block2) > 0 {
+		name, r2, ok := strings.Cut(block2, "\x00")
 		if !ok {
 			return 0, h.badResponse(w, r, s, "a header without a value")
 		}
-		var value []byte
-		value, rest, _ = bytes.Cut(r2, []byte{0})
-		if !cgivars.IsToken(string(name)) || !validValue(value) {
+		var value string
+		value, block2, _ = strings.Cut(r2, "\x00")
+		if !cgivars.IsToken(name) || !cgivars.IsFieldValue(value) {
 			return 0, h.badResponse(w, r, s, fmt.Sprintf("bad header %q: %q", name, value))
 		}
-		key := http.CanonicalHeaderKey(string(name))
+		key := http.CanonicalHeaderKey(name)
 		if hopByHop[key] {
-			if key == "Connection" && bytes.Contains(bytes.ToLower(value), []byte("close")) {
+			if key == "Connection" && strings.Contains(strings.ToLower(value), "close") {
 				hdr.Set("Connection", "close")
 			}
 			continue
 		}
 		if key == "Content-Length" {
-			n, ok := cgivars.ParseDigits(string(value))
+			n, ok := cgivars.ParseDigits(value)
 			if !ok {
 				return 0, h.badResponse(w, r, s, fmt.Sprintf("bad Content-Length %q", value))
 			}
@@ -65,18 +70,15 @@ func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Reques
 				continue
 			}
 		}
-		hdr[key] = append(hdr[key], string(value))
-	}
-	return code, nil
-}
-
-func validValue(v []byte) bool {
-	for _, c := range v {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
+		if vv := hdr[key]; vv != nil || len(vals) == 0 {
+			hdr[key] = append(vv, value)
+		} else {
+			vals[0] = value
+			hdr[key] = vals[:1:1]
+			vals = vals[1:]
 		}
 	}
-	return true
+	return code, nil
 }
 
 var errBadResponse = errors.New("bad response from the app")

@@ -41,7 +41,7 @@ func checkSentHeaders(t *testing.T, hdr http.Header) {
 			t.Fatalf("hop-by-hop header %s: %q", k, vv)
 		}
 		for _, v := range vv {
-			if !validValue([]byte(v)) {
+			if !cgivars.IsFieldValue(v) {
 				t.Fatalf("header %s has a control character: %q", k, v)
 			}
 		}
