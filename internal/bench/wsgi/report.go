@@ -177,8 +177,25 @@ func printRatios(w io.Writer, rows []*row) {
 		if q.target > 0 {
 			target = fmt.Sprintf(">= %.1f %s", q.target, verdict)
 		}
-		fmt.Fprintf(w, "%-*s  %5s  %s\n", width, labels[i], val, target)
+		fmt.Fprintf(w, "%-*s  %5s  %s%s\n", width, labels[i], val, target, roundRatios(num, den))
 	}
+}
+
+// roundRatios is the ratio within each round, when both rows ran every
+// round: the two were measured minutes apart, not a whole run, so their
+// spread shows how much of the median ratio is the machine.
+func roundRatios(num, den *row) string {
+	if num == nil || den == nil || len(num.runs) < 2 || len(num.runs) != len(den.runs) {
+		return ""
+	}
+	var parts []string
+	for i, d := range den.runs {
+		if d.res.ReqPerSec <= 0 {
+			return ""
+		}
+		parts = append(parts, fmt.Sprintf("%.2f", num.runs[i].res.ReqPerSec/d.res.ReqPerSec))
+	}
+	return "  rounds: " + strings.Join(parts, " ")
 }
 
 // printRSS writes each server's idle memory: its app processes one by

@@ -31,6 +31,7 @@ func TestPrintRatios(t *testing.T) {
 		{app: "flask", name: rArbiter, runs: []sample{run(10400, 0)}},
 		{app: "flask", name: rGthread, runs: []sample{run(9900, 0), run(9400, 0)}},
 		{app: "flask", name: rUwsgiHTTP, err: errors.New("uwsgi: exited before accepting\nits log")},
+		{app: "hello", name: rMinFront, runs: []sample{run(31000, 0), run(25000, 0), run(16000, 0)}},
 	}
 	for _, r := range rows {
 		r.pick()
@@ -53,6 +54,8 @@ func TestPrintRatios(t *testing.T) {
 		"hello: arbiter http / uwsgi --http11-socket":              "n/a (for information)",
 		"flask: arbiter http / uwsgi --http-socket":                "n/a (for information)",
 		"hello: nginx > arbiter fastcgi keep-conn / nginx > uwsgi": "n/a (for information)",
+		// Rows that ran in every round: each round's own ratio too.
+		"hello: arbiter http / minimal go front": "1.20 (for information) rounds: 1.00 1.20 0.75",
 	} {
 		if got[label] != want {
 			t.Errorf("%s: %q, want %q\n%s", label, got[label], want, buf.String())
