@@ -38,7 +38,8 @@
 // server's processes (split into the app processes, the server's other
 // processes and nginx), the share of the machine's CPU other processes
 // took meanwhile, each server's idle RSS after its rows (first round), and
-// the ratios of issue 13 with met or MISSED. Missing a target is not an
+// the ratios of issue 13 with met or MISSED (of the medians; with -rounds,
+// each round's own ratio follows). Missing a target is not an
 // error; a row that cannot run makes the exit status 1. Without wrk,
 // nginx, gunicorn, uWSGI or Flask it says what to install and exits with
 // 2.
