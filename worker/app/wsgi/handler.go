@@ -45,6 +45,8 @@ type Config struct {
 	// RequestTimeout bounds the time from handing a request to a process
 	// to the end of its response; then the process's threads are dumped
 	// into the log and it is killed, and the client gets 504. 0: no limit.
+	// It is checked every tenth of itself, from 10 ms to a second (see
+	// sweepEvery), as is SlowRequestLog.
 	RequestTimeout time.Duration
 	// SlowRequestLog logs a request still in its process after it, once,
 	// with the traceback of every thread of the process (SIGUSR2 to

@@ -1,11 +1,11 @@
 package wsgi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"syscall"
@@ -75,6 +75,11 @@ type slot struct {
 	rd  *frameReader
 	seq uint64
 	use bool
+	// The request holding the slot, and when it got it: the sweep
+	// (supervise.go) times it out and logs it as slow from these.
+	req        *http.Request
+	began      time.Time
+	slowLogged bool
 }
 
 // pool runs the app processes of one WSGI app in a worker and lends their
@@ -122,10 +127,11 @@ func (p *pool) nextLimit() uint64 {
 	return uint64(n)
 }
 
-// acquire lends a free slot of a serving process, waiting for one as long as
-// ctx lasts. Slots come in the order they were freed, so the processes
-// share the load.
-func (p *pool) acquire(ctx context.Context) (*slot, error) {
+// acquire lends a free slot of a serving process to r, waiting for one as
+// long as r's context lasts. Slots come in the order they were freed, so
+// the processes share the load. r's time in the process counts from here.
+func (p *pool) acquire(r *http.Request) (*slot, error) {
+	ctx := r.Context()
 	for {
 		p.mu.Lock()
 		broken := p.broken
@@ -137,6 +143,7 @@ func (p *pool) acquire(ctx context.Context) (*slot, error) {
 				s.use = true
 				s.seq++
 				s.p.busy++
+				s.req, s.began, s.slowLogged = r, time.Now(), false
 				p.mu.Unlock()
 				return s, nil
 			}
@@ -162,6 +169,7 @@ func (p *pool) release(s *slot, broken bool, why string) {
 	defer p.mu.Unlock()
 	pr := s.p
 	s.use = false
+	s.req = nil
 	pr.busy--
 	pr.requests++
 	if broken && pr.state < killing {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -46,7 +45,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	for attempt := 0; ; attempt++ {
-		s, err := h.pool.acquire(r.Context())
+		s, err := h.pool.acquire(r)
 		if err != nil {
 			switch {
 			case errors.Is(err, errUnavailable), errors.Is(err, errClosed):
@@ -109,28 +108,10 @@ func reqInfo(r *http.Request) string { return r.Method + " " + r.RequestURI }
 // another goroutine; anything else is pumped into a spool (stream.go), and
 // the status and headers are checked by setHeaders (headers.go).
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
-	var timer, slow *time.Timer
-	seq := s.seq
-	if h.cfg.RequestTimeout > 0 {
-		timer = time.AfterFunc(h.cfg.RequestTimeout, func() { h.pool.timeout(s, seq, reqInfo(r)) })
-	}
-	if d := h.cfg.SlowRequestLog; d > 0 && (h.cfg.RequestTimeout == 0 || d < h.cfg.RequestTimeout) {
-		start := time.Now()
-		slow = time.AfterFunc(d, func() { h.pool.slow(s, seq, reqInfo(r), start) })
-	}
-	stop := func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if slow != nil {
-			slow.Stop()
-		}
-	}
 	rd := s.rd
 	for {
 		kind, n, err := rd.header()
 		if err != nil {
-			stop()
 			h.processFailed(w, r, s, err)
 			return
 		}
@@ -138,14 +119,12 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 		case frameLog:
 			p, err := rd.payload(n)
 			if err != nil {
-				stop()
 				h.processFailed(w, r, s, err)
 				return
 			}
 			h.pool.logFrame(*h.reqLog(s, r), p)
 		case frameEnd:
 			p, err := rd.payload(n)
-			stop()
 			if err != nil || len(p) != 1 {
 				h.processFailed(w, r, s, fmt.Errorf("%w: END of %d bytes", errProtocol, n))
 				return
@@ -156,16 +135,14 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			return
 		case frameComplete:
 			if n > len(rd.buf)-hdrLen && n > 4 {
-				h.respondLarge(w, r, s, n, stop)
+				h.respondLarge(w, r, s, n)
 				return
 			}
 			p, err := rd.payload(n)
 			if err != nil || len(p) < 4 || uint64(binary.LittleEndian.Uint32(p)) > uint64(len(p)-4) {
-				stop()
 				h.processFailed(w, r, s, errors.Join(err, fmt.Errorf("%w: bad COMPLETE frame", errProtocol)))
 				return
 			}
-			stop()
 			hl := int(binary.LittleEndian.Uint32(p))
 			// The response is in rd's buffer: keep the buffer, give the slot
 			// a fresh one, and free the slot before writing to the client.
@@ -186,7 +163,6 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 		case frameHeaders:
 			p, err := rd.payload(n)
 			if err != nil {
-				stop()
 				h.processFailed(w, r, s, err)
 				return
 			}
@@ -194,11 +170,10 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			sp := newSpool(h.cfg.BufferSize, maxSpill, h.cfg.TempDir)
 			var refs atomic.Int32
 			refs.Store(2)
-			go h.pump(s, r, sp, -1, stop, &refs)
+			go h.pump(s, r, sp, -1, &refs)
 			h.stream(w, r, s, block, sp, &refs)
 			return
 		default:
-			stop()
 			h.processFailed(w, r, s, fmt.Errorf("%w: frame type %q before the headers", errProtocol, kind))
 			return
 		}
@@ -207,7 +182,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 
 // respondLarge is a COMPLETE frame bigger than the read buffer: its headers
 // are read now, its body is pumped like a streamed one.
-func (h *Handler) respondLarge(w http.ResponseWriter, r *http.Request, s *slot, n int, stop func()) {
+func (h *Handler) respondLarge(w http.ResponseWriter, r *http.Request, s *slot, n int) {
 	rd := s.rd
 	lp, err := rd.payload(4)
 	hl := 0
@@ -225,7 +200,6 @@ func (h *Handler) respondLarge(w http.ResponseWriter, r *http.Request, s *slot, 
 		block = append([]byte(nil), p...)
 	}
 	if err != nil {
-		stop()
 		h.processFailed(w, r, s, err)
 		return
 	}
@@ -233,7 +207,7 @@ func (h *Handler) respondLarge(w http.ResponseWriter, r *http.Request, s *slot, 
 	sp := newSpool(h.cfg.BufferSize, maxSpill, h.cfg.TempDir)
 	var refs atomic.Int32
 	refs.Store(2)
-	go h.pump(s, r, sp, bodyLen, stop, &refs)
+	go h.pump(s, r, sp, bodyLen, &refs)
 	if w.Header().Get("Content-Length") == "" {
 		w.Header().Set("Content-Length", strconv.FormatInt(bodyLen, 10))
 	}

@@ -15,7 +15,7 @@ import (
 // frames until END (or bodyLen bytes of a COMPLETE frame's body), then
 // frees the slot. When the client is gone, it asks the app to stop (ABORT)
 // and drops what still comes.
-func (h *Handler) pump(s *slot, r *http.Request, sp *spool, bodyLen int64, stop func(), refs *atomic.Int32) {
+func (h *Handler) pump(s *slot, r *http.Request, sp *spool, bodyLen int64, refs *atomic.Int32) {
 	defer func() {
 		if refs.Add(-1) == 0 {
 			sp.close()
@@ -91,7 +91,6 @@ func (h *Handler) pump(s *slot, r *http.Request, sp *spool, bodyLen int64, stop 
 			}
 		}
 	}
-	stop()
 	rd.closeFDs()
 	if perr != nil {
 		if h.pool.timedOut(s.p) {

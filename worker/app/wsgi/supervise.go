@@ -32,6 +32,12 @@ func (p *pool) supervise() {
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	var sweep <-chan time.Time
+	if d := sweepEvery(p.cfg); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		sweep = t.C
+	}
 	for {
 		select {
 		case <-p.closed:
@@ -40,6 +46,9 @@ func (p *pool) supervise() {
 		case <-retry.C:
 		case <-tick.C:
 			p.sample()
+		case now := <-sweep:
+			p.sweep(now)
+			continue
 		}
 		if d := p.manage(); d > 0 {
 			retry.Reset(d)
@@ -131,17 +140,63 @@ func (p *pool) bootFailed(pr *proc, err error) {
 	p.wake()
 }
 
-// timeout is request_timeout's timer for the request seq on s.
-func (p *pool) timeout(s *slot, seq uint64, request string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !s.use || s.seq != seq || s.p.state >= killing {
-		return
+// sweepEvery is how often the pool looks for requests past
+// request_timeout or slow_request_log: a tenth of the shorter of the two,
+// from 10 ms to a second (a 30 s request_timeout fires within 30-31 s).
+// 0: neither is on. One ticker per pool costs a request nothing, where a
+// timer per request cost two timer-heap changes each.
+func sweepEvery(c Config) time.Duration {
+	d := c.RequestTimeout
+	if sl := c.SlowRequestLog; slowLogOn(c) && (d == 0 || sl < d) {
+		d = sl
 	}
-	p.killLocked(s.p, "request_timeout", request)
+	if d <= 0 {
+		return 0
+	}
+	return min(max(d/10, 10*time.Millisecond), time.Second)
 }
 
-// slow is slow_request_log's timer for the request seq on s, handed to its
+// slowLogOn: slow_request_log is set and below request_timeout, whose own
+// line has the traceback.
+func slowLogOn(c Config) bool {
+	return c.SlowRequestLog > 0 && (c.RequestTimeout == 0 || c.SlowRequestLog < c.RequestTimeout)
+}
+
+// sweep kills the process of every request that has been in it for
+// request_timeout (the client gets 504), and starts the slow_request_log
+// line, once, for every request in its process longer than that. A
+// process already being killed is left alone.
+func (p *pool) sweep(now time.Time) {
+	type late struct {
+		s       *slot
+		seq     uint64
+		request string
+		began   time.Time
+	}
+	var slow []late
+	p.mu.Lock()
+	for _, pr := range p.procs {
+		for _, s := range pr.slots {
+			if !s.use || s.req == nil || pr.state >= killing {
+				continue
+			}
+			in := now.Sub(s.began)
+			switch {
+			case p.cfg.RequestTimeout > 0 && in >= p.cfg.RequestTimeout:
+				p.killLocked(pr, "request_timeout", reqInfo(s.req))
+			case slowLogOn(p.cfg) && !s.slowLogged && in >= p.cfg.SlowRequestLog:
+				s.slowLogged = true
+				slow = append(slow, late{s, s.seq, reqInfo(s.req), s.began})
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, l := range slow {
+		go p.slow(l.s, l.seq, l.request, l.began)
+	}
+}
+
+// slow is slow_request_log's line for the request seq on s, handed to its
 // process at start: it logs the request with the traceback of every thread
 // of the process, which goes on running. A process already being killed,
 // or with a dump under way (the line would wait on another's traceback),

@@ -384,3 +384,22 @@ func TestSlowRequestLog(t *testing.T) {
 		t.Errorf("%d log lines for the slow request, want 1:\n%s", n, a.log.String())
 	}
 }
+
+func TestSweepEvery(t *testing.T) {
+	for _, tt := range []struct {
+		timeout, slow, want time.Duration
+	}{
+		{0, 0, 0},
+		{30 * time.Second, 0, time.Second},
+		{2 * time.Second, 0, 200 * time.Millisecond},
+		{50 * time.Millisecond, 0, 10 * time.Millisecond},
+		{30 * time.Second, 5 * time.Second, 500 * time.Millisecond},
+		{0, 3 * time.Second, 300 * time.Millisecond},
+		// A slow_request_log not below request_timeout is off.
+		{2 * time.Second, 5 * time.Second, 200 * time.Millisecond},
+	} {
+		if got := sweepEvery(Config{RequestTimeout: tt.timeout, SlowRequestLog: tt.slow}); got != tt.want {
+			t.Errorf("sweepEvery(request_timeout %v, slow_request_log %v) = %v, want %v", tt.timeout, tt.slow, got, tt.want)
+		}
+	}
+}
