@@ -38,7 +38,6 @@ type httpServer struct {
 	open     atomic.Int64 // connections accepted and not yet closed
 
 	mu           sync.Mutex
-	stopping     bool // Shutdown or Close began: Serve refuses a listener
 	sems         []*connLimitListener
 	startNetHTTP sync.Once
 }
@@ -163,7 +162,7 @@ func (s *httpServer) handoff(c net.Conn) {
 func (s *httpServer) Serve(l net.Listener) error {
 	ll := newConnLimitListener(l, s.maxConns)
 	s.mu.Lock()
-	if s.stopping {
+	if s.draining.Load() { // set before closeListeners takes mu
 		s.mu.Unlock()
 		ll.Close()
 		return http.ErrServerClosed
@@ -181,12 +180,8 @@ func (s *httpServer) Serve(l net.Listener) error {
 	}
 	// The drain closes ll before net/http's Shutdown marks its server
 	// closed, so net/http may see the closed listener first.
-	if errors.Is(err, net.ErrClosed) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.stopping {
-			return http.ErrServerClosed
-		}
+	if errors.Is(err, net.ErrClosed) && s.draining.Load() {
+		return http.ErrServerClosed
 	}
 	return err
 }
@@ -222,7 +217,6 @@ func (s *httpServer) serveFast(ll *connLimitListener) error {
 // closed), then lets net/http close what is idle and wait for the rest. When
 // ctx expires first it returns ctx's error; the caller then calls Close.
 func (s *httpServer) Shutdown(ctx context.Context) error {
-	s.draining.Store(true)
 	s.closeListeners()
 	deadline := time.Now().Add(s.idleWait)
 	for s.open.Load() > 0 && time.Now().Before(deadline) {
@@ -240,11 +234,12 @@ func (s *httpServer) Shutdown(ctx context.Context) error {
 	return ferr
 }
 
-// closeListeners stops every accept loop, and any Serve called later.
+// closeListeners marks the server draining and stops every accept loop;
+// a Serve called later sees the mark and returns at once.
 func (s *httpServer) closeListeners() {
+	s.draining.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopping = true
 	for _, l := range s.sems {
 		l.Close()
 	}

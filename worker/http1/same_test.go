@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/arbiter-dev/arbiter/internal/testutil"
 )
@@ -105,14 +103,8 @@ const last = "GET /last HTTP/1.1\r\nHost: x\r\n\r\n"
 // error where reading failed.
 func conversation(t *testing.T, addr, raw string, methods []string) []string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c, br := dial(t, addr)
 	go io.WriteString(c, raw) // a large body may not be read
-	br := bufio.NewReader(c)
 	var out []string
 	closed := false
 	for i, m := range methods {
@@ -265,15 +257,9 @@ func FuzzSameAsNetHTTP(f *testing.F) {
 // connection ends.
 func halfClosed(t *testing.T, addr, raw string) []string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c, br := dial(t, addr)
 	io.WriteString(c, raw)
 	c.(*net.TCPConn).CloseWrite()
-	br := bufio.NewReader(c)
 	var out []string
 	for {
 		r, err := readReply(br, "GET")

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars/oneshot"
 )
 
 // newConnGrace is how long Shutdown lets a connection that has sent nothing
@@ -99,21 +101,7 @@ func (s *Server) ServeConn(rwc net.Conn) {
 // the rest to Close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	interval := time.Millisecond
-	timer := time.NewTimer(interval)
-	defer timer.Stop()
-	for {
-		if s.closeIdle() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			interval = min(2*interval, 100*time.Millisecond)
-			timer.Reset(interval)
-		}
-	}
+	return oneshot.PollUntil(ctx, s.closeIdle)
 }
 
 // Close closes every connection now, and every connection ServeConn gets

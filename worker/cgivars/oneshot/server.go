@@ -213,22 +213,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeDoneLocked()
 	s.mu.Unlock()
 
+	if perr := PollUntil(ctx, s.closeSilentConns); perr != nil {
+		s.closeConns()
+		return perr
+	}
+	return err
+}
+
+// PollUntil calls done the way net/http's Shutdown polls for idle
+// connections: at once, then after 1 ms, the pause doubling up to 100 ms,
+// until done reports true (nil) or ctx ends (ctx.Err()).
+func PollUntil(ctx context.Context, done func() bool) error {
 	interval := time.Millisecond
 	timer := time.NewTimer(interval)
 	defer timer.Stop()
-	for {
-		if s.closeSilentConns() {
-			return err
-		}
+	for !done() {
 		select {
 		case <-ctx.Done():
-			s.closeConns()
 			return ctx.Err()
 		case <-timer.C:
 			interval = min(2*interval, 100*time.Millisecond)
 			timer.Reset(interval)
 		}
 	}
+	return nil
 }
 
 // Close closes the listeners and every connection at once. Handlers still
