@@ -161,6 +161,9 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			putBuf(buf)
 			return
 		case frameHeaders:
+			if h.respondBuffered(w, r, s, n) {
+				return
+			}
 			p, err := rd.payload(n)
 			if err != nil {
 				h.processFailed(w, r, s, err)
@@ -178,6 +181,62 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			return
 		}
 	}
+}
+
+// respondBuffered answers a streamed response (HEADERS, then BODY frames,
+// then END with endOK) that is already whole in the read buffer the way a
+// COMPLETE frame is answered: no pump goroutine and no spool, the slot
+// freed before the client is written to, and a Content-Length. An app that
+// returns an iterator (Flask's and Django's responses are ones) sends its
+// HEADERS and BODY in one write and END in the next, and both are often
+// there by the time the worker reads. n is the HEADERS payload's length;
+// the reader stands at the payload. A response not all there yet, or with
+// a LOG, a SENDFILE, any other END or a descriptor waiting, reports false
+// and leaves the reader as it was, for the streaming path.
+func (h *Handler) respondBuffered(w http.ResponseWriter, r *http.Request, s *slot, n int) bool {
+	rd := s.rd
+	buf := rd.buf[:rd.end]
+	hstart, pos := rd.start, rd.start+n
+	if pos > len(buf) || len(rd.fds) > 0 {
+		return false
+	}
+	// First check that everything is there, then move the bodies together
+	// over the frame headers between them.
+	for p := pos; ; {
+		if len(buf)-p < hdrLen {
+			return false
+		}
+		kind, m := buf[p], binary.LittleEndian.Uint32(buf[p+1:])
+		if uint64(m) > uint64(len(buf)-p-hdrLen) {
+			return false
+		}
+		if kind == frameEnd {
+			if m != 1 || buf[p+hdrLen] != endOK {
+				return false
+			}
+			break
+		}
+		if kind != frameBody {
+			return false
+		}
+		p += hdrLen + int(m)
+	}
+	body := pos
+	for buf[pos] == frameBody {
+		m := int(binary.LittleEndian.Uint32(buf[pos+1:]))
+		body += copy(buf[body:], buf[pos+hdrLen:pos+hdrLen+m])
+		pos += hdrLen + m
+	}
+	rd.start = pos + hdrLen + 1
+	out := rd.detach()
+	h.pool.release(s, false, "")
+	runtime.Gosched() // as for a COMPLETE frame
+	code, err := h.setHeaders(w, out[hstart:hstart+n], r, s)
+	if err == nil {
+		h.writeWhole(w, r, code, out[hstart+n:body])
+	}
+	putBuf(out)
+	return true
 }
 
 // respondLarge is a COMPLETE frame bigger than the read buffer: its headers
