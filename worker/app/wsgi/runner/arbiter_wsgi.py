@@ -425,6 +425,8 @@ class Server:
                 return
             except (TypeError, ValueError, AssertionError):
                 failure = sys.exc_info()
+        if failure[0] is ProtocolError:
+            raise failure[1]  # the worker's, not the app's: this process ends
         where = "%s %s" % (environ.get("REQUEST_METHOD", "?"), environ.get("RAW_URI") or environ.get("PATH_INFO", ""))
         what = "after the response headers were sent" if resp.sent else "before the response headers were sent"
         conn.log(LOG_ERROR, "app raised %s handling %s\n%s" % (what, where, "".join(traceback.format_exception(*failure)).rstrip()))
