@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/arbiter-dev/arbiter/worker/rawio"
 )
 
 // readBufSize is the connection's read buffer. STDIN content bigger than it
@@ -51,6 +53,7 @@ type conn struct {
 	srv  *Server
 	cfg  *settings
 	nc   net.Conn
+	raw  *rawio.Conn // nc's raw side (worker/rawio), nil for wrappers
 	br   *bufio.Reader
 	peer string
 
@@ -85,6 +88,7 @@ func newConn(s *Server, cfg *settings, nc net.Conn) *conn {
 		srv:  s,
 		cfg:  cfg,
 		nc:   nc,
+		raw:  rawio.New(nc),
 		dead: make(chan struct{}),
 		reqs: make(map[uint16]*request),
 	}
@@ -107,7 +111,11 @@ func newConn(s *Server, cfg *settings, nc net.Conn) *conn {
 // and closes this connection only.
 func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.nc)
+	if c.raw != nil {
+		c.br.Reset(c.raw)
+	} else {
+		c.br.Reset(c.nc)
+	}
 	defer c.teardown()
 	defer func() {
 		if p := recover(); p != nil {

@@ -165,9 +165,12 @@ func (c *conn) writeLocked(b []byte, bufs net.Buffers) error {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.writeTimeout))
 	}
 	var err error
-	if bufs == nil {
+	switch {
+	case bufs == nil && c.raw != nil:
+		_, err = c.raw.Write(b)
+	case bufs == nil:
 		_, err = c.nc.Write(b)
-	} else {
+	default:
 		_, err = bufs.WriteTo(c.nc)
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
 	"github.com/arbiter-dev/arbiter/worker/cgivars/oneshot"
+	"github.com/arbiter-dev/arbiter/worker/rawio"
 )
 
 // maxDiscardBytes is how much of a request body the handler left unread is
@@ -33,6 +34,7 @@ type conn struct {
 	base     context.Context
 	remote   string
 	hijacked bool
+	raw      *rawio.Conn // rwc's raw side (worker/rawio), nil for TLS and wrappers
 }
 
 func (c *conn) serve() {
@@ -44,7 +46,11 @@ func (c *conn) serve() {
 	}
 	c.base = context.WithValue(parent, http.LocalAddrContextKey, c.rwc.LocalAddr())
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.rwc)
+	if c.raw = rawio.New(c.rwc); c.raw != nil {
+		c.br.Reset(c.raw)
+	} else {
+		c.br.Reset(c.rwc)
+	}
 	handedOff := false
 	defer func() {
 		s.track(c, false)
@@ -189,7 +195,7 @@ func (c *conn) serveRequest(h *head, start time.Time) (keep bool) {
 	// One allocation for the request's body, writer and connection writer.
 	x := &exchange{
 		body: body{c: c, remaining: h.contentLength, cancel: cancel, counted: h.contentLength > 0},
-		cw:   oneshot.ConnWriter{Conn: c.rwc, Cancel: cancel},
+		cw:   oneshot.ConnWriter{Conn: c.rwc, Raw: c.raw, Cancel: cancel},
 	}
 	b := &x.body
 	if b.counted {

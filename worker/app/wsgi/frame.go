@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"syscall"
+
+	"github.com/arbiter-dev/arbiter/worker/rawio"
 )
 
 // Frame types (docs/wsgi.md, "Framing"). Each frame is one type byte, a
@@ -69,6 +71,7 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); retur
 // goroutine at a time.
 type frameReader struct {
 	c          *net.UnixConn
+	raw        *rawio.Conn // c's raw side (worker/rawio)
 	buf        []byte
 	start, end int
 	oob        []byte
@@ -76,7 +79,7 @@ type frameReader struct {
 }
 
 func newFrameReader(c *net.UnixConn) *frameReader {
-	return &frameReader{c: c, buf: *readBufs.Get().(*[]byte), oob: make([]byte, syscall.CmsgSpace(maxFDs*4))}
+	return &frameReader{c: c, raw: rawio.New(c), buf: *readBufs.Get().(*[]byte), oob: make([]byte, syscall.CmsgSpace(maxFDs*4))}
 }
 
 // fill reads until at least need bytes are buffered (need ≤ len(buf)). End
@@ -93,7 +96,7 @@ func (r *frameReader) fill(need int) error {
 		r.start, r.end = 0, n
 	}
 	for r.end-r.start < need {
-		n, oobn, _, _, err := r.c.ReadMsgUnix(r.buf[r.end:], r.oob)
+		n, oobn, err := r.recvmsg(r.buf[r.end:])
 		if oobn > 0 {
 			r.takeRights(r.oob[:oobn])
 		}
@@ -109,6 +112,15 @@ func (r *frameReader) fill(need int) error {
 		}
 	}
 	return nil
+}
+
+// recvmsg is one read of the socket, with the descriptors that come.
+func (r *frameReader) recvmsg(p []byte) (n, oobn int, err error) {
+	if r.raw != nil {
+		return r.raw.Recvmsg(p, r.oob)
+	}
+	n, oobn, _, _, err = r.c.ReadMsgUnix(p, r.oob)
+	return n, oobn, err
 }
 
 func (r *frameReader) takeRights(oob []byte) {

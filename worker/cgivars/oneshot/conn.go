@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arbiter-dev/arbiter/worker/cgivars"
+	"github.com/arbiter-dev/arbiter/worker/rawio"
 )
 
 // aLongTimeAgo is a deadline in the past: setting it unblocks a pending Read.
@@ -26,6 +27,7 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, rea
 type conn struct {
 	srv      *Server
 	rwc      net.Conn
+	raw      *rawio.Conn // rwc's raw side (worker/rawio), nil for TLS and wrappers
 	accepted time.Time
 	active   atomic.Bool // the first byte of the request arrived
 	logged   atomic.Bool // a bad-input line was logged for this connection
@@ -62,7 +64,12 @@ func (c *conn) serve() {
 		c.rwc.SetReadDeadline(c.accepted.Add(d))
 	}
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(c.rwc)
+	c.raw = rawio.New(c.rwc)
+	if c.raw != nil {
+		br.Reset(c.raw)
+	} else {
+		br.Reset(c.rwc)
+	}
 	defer func() {
 		br.Reset(nil)
 		readerPool.Put(br)
@@ -111,7 +118,7 @@ func (c *conn) serve() {
 	req.Close = true
 	b.frame(req, s.Protocol.Dechunk)
 
-	rw := cgivars.NewResponseWriter(ConnWriter{c.rwc, cancel}, s.Protocol.Style, req)
+	rw := cgivars.NewResponseWriter(ConnWriter{Conn: c.rwc, Raw: c.raw, Cancel: cancel}, s.Protocol.Style, req)
 	panicked := c.runHandler(rw, req)
 	b.close()
 	if panicked {
@@ -201,11 +208,18 @@ func (c *conn) abort() {
 // error as its cause.
 type ConnWriter struct {
 	Conn   net.Conn
+	Raw    *rawio.Conn // Conn's raw side for Write, when it has one
 	Cancel context.CancelCauseFunc
 }
 
 func (w ConnWriter) Write(p []byte) (int, error) {
-	n, err := w.Conn.Write(p)
+	var n int
+	var err error
+	if w.Raw != nil {
+		n, err = w.Raw.Write(p)
+	} else {
+		n, err = w.Conn.Write(p)
+	}
 	if err != nil {
 		w.Cancel(fmt.Errorf("writing the response: %w", err))
 	}
