@@ -87,7 +87,9 @@ func New(c net.Conn) *Conn {
 }
 
 // Read reads into p with one read(2), waiting on the poller while there
-// is nothing to read.
+// is nothing to read. It is not Recvmsg without control messages: under
+// -race, syscall.Read carries the detector's annotations for the ordering
+// that I/O gives, and syscall.Recvmsg does not.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
