@@ -53,7 +53,7 @@ type conn struct {
 	srv  *Server
 	cfg  *settings
 	nc   net.Conn
-	raw  *rawio.Conn // nc's raw side (worker/rawio), nil for wrappers
+	sock io.ReadWriter // nc, or its raw side (rawio.ReadWriter): records are read and written here
 	br   *bufio.Reader
 	peer string
 
@@ -88,7 +88,7 @@ func newConn(s *Server, cfg *settings, nc net.Conn) *conn {
 		srv:  s,
 		cfg:  cfg,
 		nc:   nc,
-		raw:  rawio.New(nc),
+		sock: rawio.ReadWriter(nc),
 		dead: make(chan struct{}),
 		reqs: make(map[uint16]*request),
 	}
@@ -111,11 +111,7 @@ func newConn(s *Server, cfg *settings, nc net.Conn) *conn {
 // and closes this connection only.
 func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
-	if c.raw != nil {
-		c.br.Reset(c.raw)
-	} else {
-		c.br.Reset(c.nc)
-	}
+	c.br.Reset(c.sock)
 	defer c.teardown()
 	defer func() {
 		if p := recover(); p != nil {

@@ -165,12 +165,9 @@ func (c *conn) writeLocked(b []byte, bufs net.Buffers) error {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.writeTimeout))
 	}
 	var err error
-	switch {
-	case bufs == nil && c.raw != nil:
-		_, err = c.raw.Write(b)
-	case bufs == nil:
-		_, err = c.nc.Write(b)
-	default:
+	if bufs == nil {
+		_, err = c.sock.Write(b)
+	} else {
 		_, err = bufs.WriteTo(c.nc)
 	}
 	if err != nil {

@@ -34,7 +34,7 @@ type conn struct {
 	base     context.Context
 	remote   string
 	hijacked bool
-	raw      *rawio.Conn // rwc's raw side (worker/rawio), nil for TLS and wrappers
+	sock     io.ReadWriter // rwc, or its raw side (rawio.ReadWriter): requests are read and responses written here
 }
 
 func (c *conn) serve() {
@@ -46,11 +46,8 @@ func (c *conn) serve() {
 	}
 	c.base = context.WithValue(parent, http.LocalAddrContextKey, c.rwc.LocalAddr())
 	c.br = readerPool.Get().(*bufio.Reader)
-	if c.raw = rawio.New(c.rwc); c.raw != nil {
-		c.br.Reset(c.raw)
-	} else {
-		c.br.Reset(c.rwc)
-	}
+	c.sock = rawio.ReadWriter(c.rwc)
+	c.br.Reset(c.sock)
 	handedOff := false
 	defer func() {
 		s.track(c, false)
@@ -195,7 +192,7 @@ func (c *conn) serveRequest(h *head, start time.Time) (keep bool) {
 	// One allocation for the request's body, writer and connection writer.
 	x := &exchange{
 		body: body{c: c, remaining: h.contentLength, cancel: cancel, counted: h.contentLength > 0},
-		cw:   oneshot.ConnWriter{Conn: c.rwc, Raw: c.raw, Cancel: cancel},
+		cw:   oneshot.ConnWriter{Conn: c.rwc, W: c.sock, Cancel: cancel},
 	}
 	b := &x.body
 	if b.counted {

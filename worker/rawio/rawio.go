@@ -24,7 +24,7 @@
 // connection's own Write. Errors are what net.Conn gives: io.EOF at the end
 // of the stream, a *net.OpError wrapping the errno, os.ErrDeadlineExceeded
 // or net.ErrClosed. Any other connection (TLS, a wrapper, net.Pipe) has no
-// Conn: New returns nil, and the caller uses the connection itself.
+// Conn: New returns nil, and ReadWriter the connection itself.
 package rawio
 
 import (
@@ -84,6 +84,14 @@ func New(c net.Conn) *Conn {
 	rw := &Conn{c: c, rc: rc}
 	rw.readFn, rw.recvFn, rw.writeFn = rw.doRead, rw.doRecvmsg, rw.doWrite
 	return rw
+}
+
+// ReadWriter is c's raw side, or c itself when it has none (see New).
+func ReadWriter(c net.Conn) io.ReadWriter {
+	if r := New(c); r != nil {
+		return r
+	}
+	return c
 }
 
 // Read reads into p with one read(2), waiting on the poller while there

@@ -2,6 +2,7 @@ package rawio
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -128,13 +129,18 @@ func TestRecvmsgRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	defer syscall.Close(fds[1])
+	peer := fds[1]
+	defer func() {
+		if peer >= 0 {
+			syscall.Close(peer)
+		}
+	}()
 	file, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
-	if err := syscall.Sendmsg(fds[1], []byte("fd"), syscall.UnixRights(int(file.Fd())), nil, 0); err != nil {
+	if err := syscall.Sendmsg(peer, []byte("fd"), syscall.UnixRights(int(file.Fd())), nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	r := New(c)
@@ -156,17 +162,37 @@ func TestRecvmsgRights(t *testing.T) {
 	if e != 0 || flags&syscall.FD_CLOEXEC == 0 {
 		t.Fatalf("the descriptor is not close-on-exec: flags %d, %v", flags, e)
 	}
-	syscall.Close(fds[1])
+	syscall.Close(peer)
+	peer = -1 // closed once: the number may be reused at once
 	if _, _, err := r.Recvmsg(p, oob); err != io.EOF {
 		t.Fatalf("after the peer closed: %v; want io.EOF", err)
 	}
 }
 
-func TestNewWithoutDescriptor(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	if New(a) != nil {
-		t.Fatal("a net.Pipe has no descriptor")
+// Only a bare TCP or unix connection has a raw side: a wrapper may hold
+// bytes of its own (TLS, the PROXY protocol's rest), and ReadWriter gives
+// it back unchanged.
+func TestNewOnlyBareSockets(t *testing.T) {
+	a, b := tcpPair(t)
+	pa, pb := net.Pipe()
+	defer pa.Close()
+	defer pb.Close()
+	wrapped := struct{ *net.TCPConn }{a}
+	for _, tc := range []struct {
+		name string
+		c    net.Conn
+		raw  bool
+	}{
+		{"TCP", b, true},
+		{"TLS", tls.Client(a, &tls.Config{}), false},
+		{"a wrapper around TCP", wrapped, false},
+		{"net.Pipe", pa, false},
+	} {
+		if got := New(tc.c) != nil; got != tc.raw {
+			t.Errorf("%s: raw side %v, want %v", tc.name, got, tc.raw)
+		}
+		if rw := ReadWriter(tc.c); !tc.raw && rw != io.ReadWriter(tc.c) {
+			t.Errorf("%s: ReadWriter is not the connection itself", tc.name)
+		}
 	}
 }

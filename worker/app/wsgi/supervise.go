@@ -147,8 +147,8 @@ func (p *pool) bootFailed(pr *proc, err error) {
 // timer per request cost two timer-heap changes each.
 func sweepEvery(c Config) time.Duration {
 	d := c.RequestTimeout
-	if sl := c.SlowRequestLog; slowLogOn(c) && (d == 0 || sl < d) {
-		d = sl
+	if slowLogOn(c) { // below request_timeout, or without one
+		d = c.SlowRequestLog
 	}
 	if d <= 0 {
 		return 0

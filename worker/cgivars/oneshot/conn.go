@@ -27,7 +27,7 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, rea
 type conn struct {
 	srv      *Server
 	rwc      net.Conn
-	raw      *rawio.Conn // rwc's raw side (worker/rawio), nil for TLS and wrappers
+	sock     io.ReadWriter // rwc, or its raw side (rawio.ReadWriter): the request is read and the response written here
 	accepted time.Time
 	active   atomic.Bool // the first byte of the request arrived
 	logged   atomic.Bool // a bad-input line was logged for this connection
@@ -64,12 +64,8 @@ func (c *conn) serve() {
 		c.rwc.SetReadDeadline(c.accepted.Add(d))
 	}
 	br := readerPool.Get().(*bufio.Reader)
-	c.raw = rawio.New(c.rwc)
-	if c.raw != nil {
-		br.Reset(c.raw)
-	} else {
-		br.Reset(c.rwc)
-	}
+	c.sock = rawio.ReadWriter(c.rwc)
+	br.Reset(c.sock)
 	defer func() {
 		br.Reset(nil)
 		readerPool.Put(br)
@@ -118,7 +114,7 @@ func (c *conn) serve() {
 	req.Close = true
 	b.frame(req, s.Protocol.Dechunk)
 
-	rw := cgivars.NewResponseWriter(ConnWriter{Conn: c.rwc, Raw: c.raw, Cancel: cancel}, s.Protocol.Style, req)
+	rw := cgivars.NewResponseWriter(ConnWriter{Conn: c.rwc, W: c.sock, Cancel: cancel}, s.Protocol.Style, req)
 	panicked := c.runHandler(rw, req)
 	b.close()
 	if panicked {
@@ -208,18 +204,12 @@ func (c *conn) abort() {
 // error as its cause.
 type ConnWriter struct {
 	Conn   net.Conn
-	Raw    *rawio.Conn // Conn's raw side for Write, when it has one
+	W      io.Writer // where Write goes: Conn, or its raw side (rawio.ReadWriter)
 	Cancel context.CancelCauseFunc
 }
 
 func (w ConnWriter) Write(p []byte) (int, error) {
-	var n int
-	var err error
-	if w.Raw != nil {
-		n, err = w.Raw.Write(p)
-	} else {
-		n, err = w.Conn.Write(p)
-	}
+	n, err := w.W.Write(p)
 	if err != nil {
 		w.Cancel(fmt.Errorf("writing the response: %w", err))
 	}
