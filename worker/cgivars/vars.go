@@ -3,7 +3,10 @@ package cgivars
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // EachHeaderVar calls fn with the HTTP_* variable of each request header, as
@@ -90,9 +93,7 @@ func headerVarName(k string) (string, bool) {
 // scheme's default; and the local IP address, "" on a unix socket.
 func ServerAddr(r *http.Request, https bool) (name, port, addr string) {
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && la != nil {
-		if a, p, err := net.SplitHostPort(la.String()); err == nil {
-			addr, port = a, p
-		}
+		addr, port = localAddr(la)
 	}
 	host, hport := r.Host, ""
 	if h, p, err := net.SplitHostPort(r.Host); err == nil {
@@ -124,4 +125,39 @@ func SplitAddr(a string) (host, port string) {
 		return h, p
 	}
 	return a, ""
+}
+
+// localAddrs holds the SERVER_ADDR and SERVER_PORT of the TCP addresses
+// connections came in on, by address: a worker has a few of them, and
+// formatting one for every request was 1–2 % of a WSGI worker's CPU. It
+// stops growing at maxLocalAddrs (a listener on a wildcard address of a
+// host with that many IP addresses); the others are formatted each time.
+var (
+	localAddrs  sync.Map // netip.AddrPort → [2]string
+	nLocalAddrs atomic.Int32
+)
+
+const maxLocalAddrs = 256
+
+// localAddr splits the local address la into IP and port; "", "" for one
+// that has no port (a unix socket).
+func localAddr(la net.Addr) (addr, port string) {
+	ta, ok := la.(*net.TCPAddr)
+	var key netip.AddrPort
+	if ok {
+		key = ta.AddrPort()
+		if v, ok := localAddrs.Load(key); ok {
+			ap := v.([2]string)
+			return ap[0], ap[1]
+		}
+	}
+	if a, p, err := net.SplitHostPort(la.String()); err == nil {
+		addr, port = a, p
+	}
+	if ok && nLocalAddrs.Load() < maxLocalAddrs {
+		if _, loaded := localAddrs.LoadOrStore(key, [2]string{addr, port}); !loaded {
+			nLocalAddrs.Add(1)
+		}
+	}
+	return addr, port
 }
