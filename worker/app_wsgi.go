@@ -33,6 +33,7 @@ func buildWSGI(cfg *config.Config, a config.App, mount string, log zerolog.Logge
 		Processes:         a.Processes,
 		Threads:           a.Threads,
 		Preload:           a.Preload,
+		SchedBatch:        a.SchedBatch,
 		Multiprocess:      a.Processes > 1 || cfg.Workers > 1,
 		RequestTimeout:    a.RequestTimeout,
 		SlowRequestLog:    cfg.SlowRequestLog,

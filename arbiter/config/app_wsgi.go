@@ -46,6 +46,7 @@ func wsgiSchema(s schema, a *App) {
 		"processes":           intKey(&a.Processes),
 		"threads":             intKey(&a.Threads),
 		"preload":             boolKey(&a.Preload),
+		"sched_batch":         boolKey(&a.SchedBatch),
 		"max_requests":        intKey(&a.MaxRequests),
 		"max_requests_jitter": intKey(&a.MaxRequestsJitter),
 		"max_memory":          sizeKey(&a.MaxMemory),
@@ -108,6 +109,9 @@ func wsgiDefaults(c *Config, getenv func(string) string, r *parseReporter) {
 		}
 		if !a.wsgiSet["threads"] {
 			a.Threads = DefaultThreads
+		}
+		if !a.wsgiSet["sched_batch"] {
+			a.SchedBatch = true
 		}
 		if !a.wsgiSet["buffer_size"] {
 			a.BufferSize = DefaultBufferSize

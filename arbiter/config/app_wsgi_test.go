@@ -74,11 +74,15 @@ func TestWSGIDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.App
-	if c.Workers != 1 || a.Processes != 3 || a.Threads != DefaultThreads || a.RequestTimeout != DefaultRequestTimeout || a.BufferSize != DefaultBufferSize {
+	if c.Workers != 1 || a.Processes != 3 || a.Threads != DefaultThreads || a.RequestTimeout != DefaultRequestTimeout || a.BufferSize != DefaultBufferSize || !a.SchedBatch {
 		t.Errorf("workers %d, app %+v", c.Workers, a)
 	}
 	c, err = Parse("app.toml", []byte("[app]\ntype = \"wsgi\"\nmodule = \"app\"\npython = \"/bin/sh\"\nrequest_timeout = \"0s\""), Overrides{}, env())
 	if err != nil || c.App.RequestTimeout != 0 {
 		t.Errorf("request_timeout = \"0s\" (no limit): %v, %v", c.App.RequestTimeout, err)
+	}
+	c, err = Parse("app.toml", []byte("[app]\ntype = \"wsgi\"\nmodule = \"app\"\npython = \"/bin/sh\"\nsched_batch = false"), Overrides{}, env())
+	if err != nil || c.App.SchedBatch {
+		t.Errorf("sched_batch = false: %v, %v", c.App.SchedBatch, err)
 	}
 }

@@ -190,6 +190,7 @@ type App struct {
 	Processes         int               `json:"processes"`       // app processes per worker
 	Threads           int               `json:"threads"`         // requests at a time per app process
 	Preload           bool              `json:"preload"`         // import once, fork the processes from it
+	SchedBatch        bool              `json:"sched_batch"`     // run the app processes under SCHED_BATCH (default true)
 	RequestTimeout    time.Duration     `json:"request_timeout"` // a request's time in the app (504); 0 = none; any type but cgi
 	requestTimeoutSet bool              // the file set request_timeout
 	MaxRequests       int               `json:"max_requests"`        // recycle an app process after this many requests; 0 = never

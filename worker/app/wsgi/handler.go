@@ -39,6 +39,13 @@ type Config struct {
 	// Preload imports the app once, in a zygote, and forks the processes
 	// from it.
 	Preload bool
+	// SchedBatch runs the processes under SCHED_BATCH (sched(7)): a thread
+	// the worker wakes with a request does not preempt the worker, which
+	// goes on with the other connections it has to serve first. The
+	// policy is set by the runner before it imports the app, so the app's
+	// threads have it too; where the kernel refuses it, a line on the
+	// process's stderr says so and the process serves anyway.
+	SchedBatch bool
 	// Multiprocess is wsgi.multiprocess: other processes serve the same
 	// app (Processes > 1, or more than one worker).
 	Multiprocess bool

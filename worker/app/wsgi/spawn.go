@@ -192,6 +192,7 @@ type runnerConfig struct {
 	PythonPath   []string `json:"pythonpath"`
 	Threads      int      `json:"threads"`
 	Multiprocess bool     `json:"multiprocess"`
+	SchedBatch   bool     `json:"sched_batch,omitempty"`
 	Dump         int      `json:"dump,omitempty"`
 	Slots        []int    `json:"slots,omitempty"`
 	Ctl          int      `json:"ctl,omitempty"`
@@ -216,7 +217,7 @@ func (p *pool) argv(mode string) []string {
 
 func (p *pool) runnerConfig(mode string) runnerConfig {
 	return runnerConfig{Mode: mode, Module: p.cfg.Module, PythonPath: p.cfg.PythonPath,
-		Threads: p.cfg.Threads, Multiprocess: p.cfg.Multiprocess}
+		Threads: p.cfg.Threads, Multiprocess: p.cfg.Multiprocess, SchedBatch: p.cfg.SchedBatch}
 }
 
 // startDirect starts a serving process that imports the app itself.

@@ -9,8 +9,9 @@
 //
 // It is not a server to use. It starts -processes runner processes in the
 // runner's "serve" mode, -threads sockets each (what arbiter's worker does
-// without preload), and gives itself GOMAXPROCS = half the CPUs, as
-// arbiter's master gives a single worker with app processes. Per
+// without preload) under SCHED_BATCH, as arbiter's default sched_batch
+// does, and gives itself GOMAXPROCS = half the CPUs, as arbiter's master
+// gives a single worker with app processes. Per
 // connection it reads HTTP/1.1 requests without a body (keep-alive), sends
 // each to a free socket as a REQUEST frame with the variables arbiter sends
 // for it, reads the response whole (a COMPLETE frame, or HEADERS, BODY...,
@@ -148,7 +149,7 @@ func start(python, runner, module, dir string, threads int) ([]*slot, int, error
 		files = append(files, uintptr(p[1]))
 	}
 	cfg, _ := json.Marshal(map[string]any{"mode": "serve", "module": module, "threads": threads,
-		"multiprocess": true, "dump": -1, "slots": fds})
+		"multiprocess": true, "sched_batch": true, "dump": -1, "slots": fds})
 	pid, err := syscall.ForkExec(python, []string{python, runner}, &syscall.ProcAttr{
 		Dir: dir, Env: append(os.Environ(), "ARBITER_WSGI="+string(cfg)), Files: files,
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},

@@ -634,9 +634,24 @@ def reap(ctl):
         ctl.send(json_frame(EXITED, {"pid": pid, "status": status}))
 
 
+def sched_batch():
+    """Puts this process under SCHED_BATCH before it imports the app, so that
+    every thread it starts has the policy too (a zygote's children inherit
+    it): a thread the worker wakes with a request then waits for the worker
+    to block instead of preempting it, and the worker serves the requests it
+    has in hand first. Its share of the CPU is unchanged."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError) as e:
+        sys.stderr.write("arbiter-wsgi[%d]: cannot use SCHED_BATCH, serving without it: %s\n" % (os.getpid(), e))
+        sys.stderr.flush()
+
+
 def main():
     cfg = json.loads(os.environ.pop("ARBITER_WSGI"))
     mode = cfg["mode"]
+    if cfg.get("sched_batch") and mode != "check":
+        sched_batch()
     setup_path(cfg)
     out = cfg.get("ctl", -1) if mode == "zygote" else (cfg["slots"][0] if mode == "serve" else -1)
     try:

@@ -1,0 +1,91 @@
+package wsgi
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// With SchedBatch every thread of every app process runs under
+// SCHED_BATCH: the slot threads, the app's own thread started at import,
+// and with preload the zygote (which keeps the app's thread) and the
+// processes forked from it. Without it they keep the normal policy.
+func TestSchedBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		batch, preload bool
+		want           int
+	}{
+		{"batch", true, false, schedBatch},
+		{"batch preload", true, true, schedBatch},
+		{"normal", false, false, schedNormal},
+		{"normal preload", false, true, schedNormal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, "threaded", func(c *Config) {
+				c.SchedBatch, c.Preload, c.Threads = tc.batch, tc.preload, 2
+			})
+			// Two slots and the app's own thread; forked from a zygote, the
+			// app's thread stays in the zygote.
+			want := "3 threads\n"
+			if tc.preload {
+				want = "2 threads\n"
+			}
+			if _, body := a.get(t, "/"); body != want {
+				t.Fatalf("body %q, want %q", body, want)
+			}
+			pids := a.pids()
+			if want := 2 + btoi(tc.preload); len(pids) != want {
+				t.Fatalf("%d processes %v, want %d", len(pids), pids, want)
+			}
+			for _, pid := range pids {
+				tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(tasks) < 2 {
+					t.Fatalf("process %d has %d threads, want 2 or more", pid, len(tasks))
+				}
+				for _, task := range tasks {
+					if p := schedPolicy(t, pid, task.Name()); p != tc.want {
+						t.Errorf("process %d thread %s: policy %d, want %d", pid, task.Name(), p, tc.want)
+					}
+				}
+			}
+			if s := a.log.String(); bytes.Contains([]byte(s), []byte("SCHED_BATCH")) {
+				t.Errorf("log: %s", s)
+			}
+		})
+	}
+}
+
+// Linux's scheduling policies (sched(7)).
+const (
+	schedNormal = 0
+	schedBatch  = 3
+)
+
+// schedPolicy reads the policy of thread tid of pid: field 41 of its stat.
+func schedPolicy(t *testing.T, pid int, tid string) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "pid (comm) state ...": the fields after the comm start at field 3.
+	f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+	p, err := strconv.Atoi(string(f[41-3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
