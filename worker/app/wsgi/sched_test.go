@@ -41,13 +41,16 @@ func TestSchedBatch(t *testing.T) {
 				t.Fatalf("%d processes %v, want %d", len(pids), pids, want)
 			}
 			for _, pid := range pids {
-				tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(tasks) < 2 {
-					t.Fatalf("process %d has %d threads, want 2 or more", pid, len(tasks))
-				}
+				// A process is ready once its first slot is; it starts the
+				// thread of the second right after.
+				var tasks []os.DirEntry
+				waitFor(t, fmt.Sprintf("process %d's second thread", pid), func() bool {
+					var err error
+					if tasks, err = os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err != nil {
+						t.Fatal(err)
+					}
+					return len(tasks) >= 2
+				})
 				for _, task := range tasks {
 					if p := schedPolicy(t, pid, task.Name()); p != tc.want {
 						t.Errorf("process %d thread %s: policy %d, want %d", pid, task.Name(), p, tc.want)
