@@ -130,8 +130,9 @@ func SplitAddr(a string) (host, port string) {
 // localAddrs holds the SERVER_ADDR and SERVER_PORT of the TCP addresses
 // connections came in on, by address: a worker has a few of them, and
 // formatting one for every request was 1–2 % of a WSGI worker's CPU. It
-// stops growing at maxLocalAddrs (a listener on a wildcard address of a
-// host with that many IP addresses); the others are formatted each time.
+// stops growing at about maxLocalAddrs (a listener on a wildcard address
+// of a host with that many IP addresses; goroutines adding at once may
+// pass it by one each); the others are formatted each time.
 var (
 	localAddrs  sync.Map // netip.AddrPort → [2]string
 	nLocalAddrs atomic.Int32

@@ -123,6 +123,17 @@ func (r *frameReader) recvmsg(p []byte) (n, oobn int, err error) {
 	return n, oobn, err
 }
 
+// write writes p to the socket, by its raw side as recvmsg reads it.
+func (r *frameReader) write(p []byte) error {
+	var err error
+	if r.raw != nil {
+		_, err = r.raw.Write(p)
+	} else {
+		_, err = r.c.Write(p)
+	}
+	return err
+}
+
 func (r *frameReader) takeRights(oob []byte) {
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {

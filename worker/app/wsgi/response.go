@@ -91,12 +91,7 @@ func (s *slot) send(e []byte, b *body) error {
 	e[0] = frameRequest
 	binary.LittleEndian.PutUint32(e[1:], uint32(len(e)-hdrLen+len(b.mem)))
 	if len(b.mem) == 0 {
-		if s.rd.raw != nil {
-			_, err := s.rd.raw.Write(e)
-			return err
-		}
-		_, err := s.c.Write(e)
-		return err
+		return s.rd.write(e)
 	}
 	bufs := net.Buffers{e, b.mem}
 	_, err := bufs.WriteTo(s.c)
