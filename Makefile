@@ -45,20 +45,20 @@ bench-core: build
 	$(GO) run ./internal/bench/core -duration $(BENCHTIME)
 
 bench-nginx: build
-	$(GO) run ./internal/bench/nginx -duration $(BENCHTIME)
+	$(GO) run ./internal/bench/nginx -arbiter $(BIN) -duration $(BENCHTIME)
 
 bench-cgi: build
-	$(GO) run ./internal/bench/cgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
+	$(GO) run ./internal/bench/cgi -arbiter $(BIN) -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-wsgi: build
-	$(GO) run ./internal/bench/wsgi -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
+	$(GO) run ./internal/bench/wsgi -arbiter $(BIN) -duration $(BENCHTIME) -rounds $(BENCHROUNDS)
 
 bench-reload:
 	$(GO) run ./internal/bench/reload -duration 60s
 
 # A bursty load against a dynamic fleet and fixed fleets of its bounds.
 bench-scale: build
-	$(GO) run ./internal/bench/scale
+	$(GO) run ./internal/bench/scale -arbiter $(BIN)
 
 # arbiter's reliability scenarios at full scale (docs/reliability.md); up to
 # 15 minutes. Not part of make test, which runs each at a small scale.

@@ -28,9 +28,11 @@ func GoBuild(ctx context.Context, root, dir, pkg string) (string, error) {
 }
 
 // ArbiterBinary returns the arbiter binary a benchmark runs, as an
-// absolute path: given (a program's -arbiter flag) when it is not empty;
-// else bin/arbiter under the module root when it exists (make bench builds
-// it first), else ./cmd/arbiter built into dir.
+// absolute path: given (a program's -arbiter flag) when it is not empty,
+// else ./cmd/arbiter of the working tree built into dir. It never picks up
+// a bin/arbiter it was not given: one left from an older build would
+// measure old code under the new code's name (the make targets pass the
+// bin/arbiter they have just built).
 func ArbiterBinary(ctx context.Context, given, dir string) (string, error) {
 	if given != "" {
 		return filepath.Abs(given)
@@ -38,9 +40,6 @@ func ArbiterBinary(ctx context.Context, given, dir string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
-	}
-	if p := filepath.Join(root, "bin", "arbiter"); IsFile(p) {
-		return p, nil
 	}
 	bin, err := GoBuild(ctx, root, dir, "./cmd/arbiter")
 	if err != nil {

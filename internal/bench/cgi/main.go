@@ -7,7 +7,7 @@
 // process) names it in SCRIPT_FILENAME, the fcgiwrap set-up of docs/cgi.md,
 // and passes the request over a unix socket, without keep-conn, to either
 //
-//   - arbiter (bin/arbiter if it exists, else built into a temporary
+//   - arbiter (-arbiter, else ./cmd/arbiter built into a temporary
 //     directory without -race): 2 workers, a FastCGI listener, [app]
 //     type = "cgi" with root = the script's directory; or
 //   - fcgiwrap (Debian's package) run as `fcgiwrap -c N -s unix:…`, where
@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 2, "arbiter workers")
 	flag.IntVar(&o.fcgiwrapProcs, "fcgiwrap-procs", 0, "fcgiwrap processes (-c); 0: as many as -connections")
 	flag.IntVar(&o.nginxWorkers, "nginx-workers", 1, "nginx worker processes")
-	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: bin/arbiter, else built into a temp dir)")
+	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: ./cmd/arbiter built into a temp dir)")
 	flag.IntVar(&o.rounds, "rounds", 1, "measure every row this many times, in turn, and report the median run (by req/s)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (script, configs, logs)")
 	flag.Parse()

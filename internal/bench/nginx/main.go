@@ -4,7 +4,7 @@
 //
 //	go run ./internal/bench/nginx -duration 10s
 //
-// arbiter (bin/arbiter if it exists, else built into a temporary directory,
+// arbiter (-arbiter, else ./cmd/arbiter built into a temporary directory,
 // without -race) runs 2 workers with a FastCGI, an SCGI, a uwsgi and an HTTP
 // listener; the baseline (./fcgibaseline) is one process with the default
 // GOMAXPROCS; nginx runs one worker process. Each row is measured once with
@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&o.conns, "connections", 32, "wrk connections (-c)")
 	flag.IntVar(&o.workers, "workers", 2, "arbiter workers")
 	flag.IntVar(&o.nginxWorkers, "nginx-workers", 1, "nginx worker processes")
-	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: bin/arbiter, else built into a temp dir)")
+	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: ./cmd/arbiter built into a temp dir)")
 	flag.StringVar(&o.only, "rows", "", "regular expression: run only the rows it matches")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs and logs)")
 	flag.Parse()

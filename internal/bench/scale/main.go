@@ -33,7 +33,7 @@ import (
 )
 
 var (
-	arbiterBin     = flag.String("arbiter", "", "the arbiter binary (default: bin/arbiter, else built)")
+	arbiterBin     = flag.String("arbiter", "", "the arbiter binary (default: ./cmd/arbiter built into a temp dir)")
 	wrkBin         = flag.String("wrk", "wrk", "the wrk binary")
 	python         = flag.String("python", "/usr/bin/python3", "the Python interpreter for the WSGI app")
 	bursts         = flag.Int("bursts", 4, "bursts of load per fleet")

@@ -9,7 +9,7 @@
 // Flask route answering JSON). Every server runs -processes Python
 // processes of -app-threads threads each (gunicorn sync: 1 thread):
 //
-//   - arbiter (bin/arbiter if it exists, else built without -race):
+//   - arbiter (-arbiter, else ./cmd/arbiter built without -race):
 //     workers = 1, [app] type = "wsgi" with processes and threads; an HTTP
 //     listener, and uwsgi and FastCGI listeners on unix sockets for nginx;
 //   - gunicorn (Debian's, /usr/bin/gunicorn) -k gthread and -k sync;
@@ -87,7 +87,7 @@ func main() {
 	flag.IntVar(&o.slowClients, "slow-clients", 1000, "slow connections in the slow-client rows (0: no such rows)")
 	flag.IntVar(&o.nginxWorkers, "nginx-workers", 1, "nginx worker processes")
 	flag.IntVar(&o.rounds, "rounds", 1, "measure every row this many times, the servers in turn, and report the median run (by req/s)")
-	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: bin/arbiter, else built into a temp dir)")
+	flag.StringVar(&o.arbiter, "arbiter", "", "arbiter binary (default: ./cmd/arbiter built into a temp dir)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "arbiter's python (the one gunicorn and uWSGI's plugin use)")
 	flag.StringVar(&o.gunicorn, "gunicorn", "/usr/bin/gunicorn", "gunicorn")
 	flag.StringVar(&o.uwsgi, "uwsgi", "uwsgi", "uWSGI")
