@@ -247,6 +247,33 @@ func TestStreamingArrivesChunkByChunk(t *testing.T) {
 	}
 }
 
+// PEP 3333 says a server must not delay any block the app yields. The
+// block that completes a declared Content-Length is no exception: it
+// reaches the client before the iterable's close() returns, so work an app
+// does there after its response (Flask's call_on_close, Django's
+// request_finished) does not delay the client. Here close() waits for
+// the next request, which the test sends only once it has the whole
+// response; held back until close() returned, the response would come
+// only when close() gave up waiting, and /release would say so.
+func TestResponseBeforeClose(t *testing.T) {
+	a := startApp(t, "conformance", func(c *Config) { c.Processes, c.Threads = 1, 2 })
+	// A connection of its own: the server reads the next request of a
+	// connection only once the handler has returned, after close().
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(a.url + "/work-on-close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(b) != "the response, before close()\n" || resp.ContentLength != int64(len(b)) {
+		t.Fatalf("%d %q %v, Content-Length %d", resp.StatusCode, b, err, resp.ContentLength)
+	}
+	if _, got := a.get(t, "/release"); got != "released" {
+		t.Fatalf("close() %s: the response waited for it", got)
+	}
+}
+
 func TestCloseWhenClientLeaves(t *testing.T) {
 	a := startApp(t, "conformance", func(c *Config) { c.Processes = 1 })
 	c, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))

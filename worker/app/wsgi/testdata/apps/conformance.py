@@ -127,6 +127,40 @@ def forever(environ, start_response):
     return Closing("forever", gen())
 
 
+class WorkOnClose:
+    """A whole body with its Content-Length, and post-response work in
+    close() (Flask's call_on_close, Django's request_finished): close() waits
+    for /release, at most 10 s, and records whether it was released."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def __iter__(self):
+        yield self.body
+
+    def close(self):
+        AFTER_CLOSE["result"] = "released" if AFTER_CLOSE["release"].wait(10) else "timed out"
+        AFTER_CLOSE["done"].set()
+
+
+AFTER_CLOSE = {}
+
+
+def work_on_close(environ, start_response):
+    AFTER_CLOSE.update(release=threading.Event(), done=threading.Event(), result=None)
+    body = b"the response, before close()\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return WorkOnClose(body)
+
+
+def release(environ, start_response):
+    """Lets /work-on-close's close() return; answers what it recorded."""
+    AFTER_CLOSE["release"].set()
+    AFTER_CLOSE["done"].wait(10)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(AFTER_CLOSE["result"]).encode()]
+
+
 def closed(environ, start_response):
     body = json.dumps(CLOSED).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
@@ -296,6 +330,8 @@ ROUTES = {
     "/stream": validator(stream),
     "/forever": forever,
     "/closed": validator(closed),
+    "/work-on-close": work_on_close,
+    "/release": release,
     "/write": validator(write_callable),
     "/file": file_wrapper,  # the validator's wrapper would hide the file from the worker
     "/file-validated": validator(file_wrapper),
