@@ -16,6 +16,7 @@ from wsgiref.validate import validator
 CLOSED = []  # paths whose iterable's close() ran, newest last
 HELD = []  # memory /grow holds on to
 BARRIERS = {}
+AFTER_CLOSE = {}  # /work-on-close's events and what its close() recorded
 
 if os.environ.get("ARBITER_TEST_IMPORTS"):
     with open(os.environ["ARBITER_TEST_IMPORTS"], "a") as f:
@@ -141,9 +142,6 @@ class WorkOnClose:
     def close(self):
         AFTER_CLOSE["result"] = "released" if AFTER_CLOSE["release"].wait(10) else "timed out"
         AFTER_CLOSE["done"].set()
-
-
-AFTER_CLOSE = {}
 
 
 def work_on_close(environ, start_response):
