@@ -113,7 +113,7 @@ type ResponseWriter struct {
 	style Style
 	head  bool // request method HEAD
 
-	header  http.Header // the handler's map
+	header  http.Header // the handler's map, nil until Header is called
 	snap    http.Header // snapshot taken at WriteHeader
 	status  int         // 0 until WriteHeader
 	clen    int64       // declared Content-Length, -1 if none
@@ -149,21 +149,26 @@ type writerOnly struct{ io.Writer }
 // req may be nil, which is taken as a GET.
 func NewResponseWriter(w io.Writer, style Style, req *http.Request) *ResponseWriter {
 	rw := &ResponseWriter{
-		w:      w,
-		style:  style,
-		head:   req != nil && req.Method == http.MethodHead,
-		header: make(http.Header),
-		clen:   -1,
-		bufs:   bufPool.Get().(*buffers),
-		cw:     commitWriter{w: w},
+		w:     w,
+		style: style,
+		head:  req != nil && req.Method == http.MethodHead,
+		clen:  -1,
+		bufs:  bufPool.Get().(*buffers),
+		cw:    commitWriter{w: w},
 	}
 	rw.bufs.wire.Reset(&rw.cw)
 	return rw
 }
 
 // Header returns the header map that WriteHeader (or the first Write)
-// sends. Changes after that have no effect.
-func (rw *ResponseWriter) Header() http.Header { return rw.header }
+// sends. Changes after that have no effect. The map is made on the first
+// call: a response sent with WriteWhole never needs one.
+func (rw *ResponseWriter) Header() http.Header {
+	if rw.header == nil {
+		rw.header = make(http.Header)
+	}
+	return rw.header
+}
 
 // WriteHeader sets the response status. Calls after the first are ignored,
 // as are 1xx codes (the front ends have no way to pass an interim response
@@ -429,6 +434,10 @@ func writeHeaders(w *bufio.Writer, h http.Header) {
 // value cannot split the header block.
 func writeValue(w *bufio.Writer, v string) {
 	v = strings.TrimSpace(v)
+	if !strings.ContainsAny(v, "\r\n\x00") {
+		w.WriteString(v)
+		return
+	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c == '\r' || c == '\n' || c == 0 {
