@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/arbiter-dev/arbiter/arbiter/logging"
 	"github.com/arbiter-dev/arbiter/worker/accessfmt"
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 	"github.com/arbiter-dev/arbiter/worker/info"
 )
 
@@ -142,7 +144,7 @@ func (a *accessLog) logRequest(r *http.Request, rec *recorder, start time.Time, 
 	if a.format != nil {
 		end := time.Now()
 		a.writeFormatted(accessfmt.Entry{
-			Req: r, RespHeader: rec.Header(), Status: rec.status, Bytes: rec.bytes,
+			Req: r, RespHeader: rec.header(), Status: rec.status, Bytes: rec.bytes,
 			Time: end, Duration: end.Sub(start), Worker: self.ID, PID: self.PID,
 			Listener: info.Protocol(r.Context()),
 		})
@@ -201,6 +203,7 @@ type recorder struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	fields      []string // a WriteWhole's header fields
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -222,6 +225,33 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	n, err := io.Copy(r.ResponseWriter, src)
 	r.bytes += n
 	return n, err
+}
+
+// WriteWhole passes a whole response to the writer underneath when it
+// takes one (cgivars.WholeWriter), and records it.
+func (r *recorder) WriteWhole(code int, fields []string, body []byte) (int, bool, error) {
+	ww, ok := r.ResponseWriter.(cgivars.WholeWriter)
+	if !ok || r.wroteHeader {
+		return 0, false, nil
+	}
+	n, done, err := ww.WriteWhole(code, fields, body)
+	if done {
+		r.status, r.wroteHeader = code, true
+		r.bytes += int64(n)
+		r.fields = slices.Clone(fields) // the caller may reuse its slice
+	}
+	return n, done, err
+}
+
+// header is the response's header map for a log format's %({name}o)s: the
+// handler's, with the fields a WriteWhole sent.
+func (r *recorder) header() http.Header {
+	h := r.Header()
+	for i := 0; i+1 < len(r.fields); i += 2 {
+		h.Add(r.fields[i], r.fields[i+1])
+	}
+	r.fields = nil
+	return h
 }
 
 func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // With "-", a formatted line is the message of a main-log line, and the
@@ -89,6 +91,38 @@ func TestAccessLogAbortedResponse(t *testing.T) {
 	}()
 	var line map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["aborted"] != true || line["uri"] != "/cut" || line["bytes"] != 4.0 {
+		t.Fatalf("access line %v: %s", err, buf.Bytes())
+	}
+}
+
+// A whole response sent without a header map (cgivars.WholeWriter, the
+// WSGI app's way) is logged as any other: status, bytes, and its header
+// fields for %({name}o)s.
+func TestAccessLogWholeResponse(t *testing.T) {
+	var buf bytes.Buffer
+	a, err := openAccessLog("-", `%(s)s %(b)s %({X-Out}o)s`, zerolog.New(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := false
+	h := a.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww, ok := w.(cgivars.WholeWriter)
+		if !ok {
+			t.Fatal("the recorder is not a cgivars.WholeWriter")
+		}
+		fields := []string{"X-Out", "yes"}
+		_, took, _ = ww.WriteWhole(http.StatusTeapot, fields, []byte("abc"))
+		clear(fields) // as the WSGI handler's pooled buffer is, once sent
+
+	}))
+	var out bytes.Buffer
+	r := httptest.NewRequest("GET", "/", nil)
+	h.ServeHTTP(cgivars.NewOriginWriter(&out, r, cgivars.Origin{}), r)
+	if !took || !strings.HasPrefix(out.String(), "HTTP/1.1 418 I'm a teapot\r\nX-Out: yes\r\n") {
+		t.Fatalf("WriteWhole took it: %v; sent %q", took, out.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["message"] != "418 3 yes" {
 		t.Fatalf("access line %v: %s", err, buf.Bytes())
 	}
 }

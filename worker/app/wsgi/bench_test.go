@@ -1,12 +1,15 @@
 package wsgi
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // discardWriter is the least a ResponseWriter can be.
@@ -60,5 +63,41 @@ func benchServeHTTP(b *testing.B, module, path string) {
 	for b.Loop() {
 		clear(w.h)
 		h.ServeHTTP(w, r)
+	}
+}
+
+// mapOnly hides a writer's WriteWhole: the header map's way.
+type mapOnly struct{ http.ResponseWriter }
+
+// BenchmarkAnswerWhole is the sending of a whole response (hello's: two
+// headers and 17 bytes) to arbiter's own HTTP/1.1 writer, as serveRequest
+// makes and finishes it: without a header map (the writer is a
+// cgivars.WholeWriter) and through one. go test -bench AnswerWhole
+// -benchmem ./worker/app/wsgi/
+func BenchmarkAnswerWhole(b *testing.B) {
+	h, s := fuzzHandler()
+	block := []byte("200 OK\x00Content-Type\x00text/plain\x00Content-Length\x0017")
+	body := []byte("hello from 12345\n")
+	r, err := http.NewRequest("GET", "http://127.0.0.1:8000/", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		wrap func(http.ResponseWriter) http.ResponseWriter
+	}{
+		{"whole", func(w http.ResponseWriter) http.ResponseWriter { return w }},
+		{"header map", func(w http.ResponseWriter) http.ResponseWriter { return mapOnly{w} }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rw := cgivars.NewOriginWriter(io.Discard, r, cgivars.Origin{KeepAlive: true})
+				h.answerWhole(bc.wrap(rw), r, s, block, body)
+				if err := rw.Finish(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -9,10 +9,13 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/rs/zerolog"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // ServeHTTP answers r with the app.
@@ -152,11 +155,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, s *slot) {
 			// process before this one writes to its client: the process does
 			// not idle for the length of that write.
 			runtime.Gosched()
-			code, err := h.setHeaders(w, p[4:4+hl], r, s)
-			if err == nil {
-				body := p[4+hl:]
-				h.writeWhole(w, r, code, body)
-			}
+			h.answerWhole(w, r, s, p[4:4+hl], p[4+hl:])
 			putBuf(buf)
 			return
 		case frameHeaders:
@@ -230,10 +229,7 @@ func (h *Handler) respondBuffered(w http.ResponseWriter, r *http.Request, s *slo
 	out := rd.detach()
 	h.pool.release(s, false, "")
 	runtime.Gosched() // as for a COMPLETE frame
-	code, err := h.setHeaders(w, out[hstart:hstart+n], r, s)
-	if err == nil {
-		h.writeWhole(w, r, code, out[hstart+n:body])
-	}
+	h.answerWhole(w, r, s, out[hstart:hstart+n], out[hstart+n:body])
 	putBuf(out)
 	return true
 }
@@ -308,17 +304,52 @@ func brokenWhy(protocol bool, err error) string {
 	return "protocol error: " + err.Error()
 }
 
-// writeWhole sends a response whose body is all here.
-func (h *Handler) writeWhole(w http.ResponseWriter, r *http.Request, code int, body []byte) {
-	hdr := w.Header()
-	if cl := hdr["Content-Length"]; len(cl) > 0 {
-		if n, _ := strconv.ParseInt(cl[0], 10, 64); n != int64(len(body)) && r.Method != http.MethodHead && bodyAllowed(code) {
-			h.log.Warn().Str("request", reqInfo(r)).Msgf("app declared Content-Length %s and sent %d bytes", cl[0], len(body))
+// fieldBufs hold the fields of a whole response while it is sent: a
+// WholeWriter's interface call would move a stack array to the heap.
+var fieldBufs = sync.Pool{New: func() any { b := make([]string, 16); return &b }}
+
+// answerWhole sends a response whose status and headers are block and
+// whose body is all here. A Content-Length the app declared that is not the
+// body's length is logged; a longer body is cut to it, a shorter one ends
+// the connection after it (the client sees it short). When w is a
+// cgivars.WholeWriter the response goes out without a header map; when it
+// is not, or declines, through w's header map.
+func (h *Handler) answerWhole(w http.ResponseWriter, r *http.Request, s *slot, block, body []byte) {
+	fb := fieldBufs.Get().(*[]string)
+	defer func() {
+		clear(*fb)
+		fieldBufs.Put(fb)
+	}()
+	code, fields, bad := checkBlock(block, (*fb)[:0])
+	if bad != "" {
+		h.badResponse(w, r, s, bad)
+		return
+	}
+	if cap(fields) <= 64 {
+		*fb = fields[:cap(fields)]
+	}
+	declared := ""
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "Content-Length" {
+			declared = fields[i+1]
+		}
+	}
+	if declared != "" && r.Method != http.MethodHead && bodyAllowed(code) {
+		if n, _ := strconv.ParseInt(declared, 10, 64); n != int64(len(body)) {
+			h.log.Warn().Str("request", reqInfo(r)).Msgf("app declared Content-Length %s and sent %d bytes", declared, len(body))
 			if n < int64(len(body)) {
 				body = body[:n]
 			}
 		}
-	} else if bodyAllowed(code) && (len(body) > 0 || r.Method != http.MethodHead) {
+	}
+	if ww, ok := w.(cgivars.WholeWriter); ok {
+		if _, done, _ := ww.WriteWhole(code, fields, body); done {
+			return
+		}
+	}
+	hdr := w.Header()
+	fillHeader(hdr, fields)
+	if declared == "" && bodyAllowed(code) && (len(body) > 0 || r.Method != http.MethodHead) {
 		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
 	w.WriteHeader(code)

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arbiter-dev/arbiter/worker/cgivars"
 )
 
 // frames builds what an app process sends: each part is a frame type and
@@ -96,5 +100,39 @@ func TestRespondBuffered(t *testing.T) {
 				t.Fatalf("%d %q, Content-Length %q; want 200 %q, %q", res.StatusCode, w.Body.String(), res.Header.Get("Content-Length"), tc.body, tc.cl)
 			}
 		})
+	}
+}
+
+// Served by arbiter's own HTTP/1.1 writer (a cgivars.WholeWriter), a whole
+// response goes out without a header map: the app's fields in the app's
+// order, names canonical, hop-by-hop ones dropped with Connection: close
+// honoured, a HEAD keeping the app's length, a 204 without one.
+func TestWholeResponseInAppOrder(t *testing.T) {
+	a := startApp(t, "conformance", nil)
+	serve := func(method, path string) (string, bool) {
+		r := httptest.NewRequest(method, path, nil)
+		var out bytes.Buffer
+		rw := cgivars.NewOriginWriter(&out, r, cgivars.Origin{KeepAlive: true})
+		a.h.ServeHTTP(rw, r)
+		if err := rw.Finish(); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return out.String(), rw.KeepAlive()
+	}
+	got, keep := serve("GET", "/order")
+	head, body, _ := strings.Cut(got, "\r\n\r\n")
+	fields := strings.Split(head, "\r\n")
+	want := []string{"HTTP/1.1 200 OK", "X-Z: 1", "X-A: 2", "Content-Type: text/plain", "Set-Cookie: a=1", "Set-Cookie: b=2", "Content-Length: 9"}
+	if len(fields) != len(want)+1 || !slices.Equal(fields[:len(want)], want) || !strings.HasPrefix(fields[len(want)], "Date: ") || body != "in order\n" || !keep {
+		t.Errorf("/order: %q (keep-alive %v), want the fields %q, a Date and the body", got, keep, want)
+	}
+	if got, keep := serve("GET", "/hop"); keep || strings.Contains(got, "Keep-Alive") || !strings.Contains(got, "\r\nConnection: close\r\n") {
+		t.Errorf("/hop: %q (keep-alive %v), want Connection: close and no Keep-Alive", got, keep)
+	}
+	if got, _ := serve("HEAD", "/head"); !strings.Contains(got, "\r\nContent-Length: 6\r\n") || !strings.HasSuffix(got, "\r\n\r\n") {
+		t.Errorf("HEAD /head: %q, want the app's Content-Length and no body", got)
+	}
+	if got, _ := serve("GET", "/204"); !strings.HasPrefix(got, "HTTP/1.1 204 No Content\r\n") || strings.Contains(got, "Content-Length") {
+		t.Errorf("/204: %q, want no Content-Length", got)
 	}
 }

@@ -224,6 +224,11 @@ def head(environ, start_response):
     return [b"hello\n"]
 
 
+def order(environ, start_response):
+    start_response("200 OK", [("X-Z", "1"), ("x-a", "2"), ("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+    return [b"in order\n"]
+
+
 def status204(environ, start_response):
     start_response("204 No Content", [])
     return []
@@ -342,6 +347,7 @@ ROUTES = {
     "/big-validated": validator(big),  # an iterator: streamed
     "/head": validator(head),
     "/204": validator(status204),
+    "/order": order,  # a list: one COMPLETE frame
     "/hop": hop,
     "/threads": validator(threads),
     "/errors": validator(errors_stream),
