@@ -13,37 +13,46 @@ import (
 // (USER_HZ, 100 on every Linux architecture Go supports).
 const Tick = 10 * time.Millisecond
 
-// CPU returns the ticks all CPUs have spent busy and in all since boot,
-// from /proc/stat (see ParseCPU). Deltas of busy cover every process and
-// the kernel.
-func CPU() (busy, total int64, err error) {
+// Times are the aggregate CPU counters of /proc/stat, in ticks.
+type Times struct {
+	// Busy is user, nice, system, irq, softirq and steal.
+	Busy int64
+	// Total adds idle and iowait (the guest times, already counted in
+	// user and nice, are ignored).
+	Total int64
+	// Steal is the time a hypervisor gave to something else while this
+	// machine's CPUs had work: on a shared VM, the host's own load.
+	Steal int64
+}
+
+// CPU returns what all CPUs have spent since boot, from /proc/stat (see
+// ParseCPU). Deltas of Busy cover every process and the kernel.
+func CPU() (Times, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0, err
+		return Times{}, err
 	}
 	return ParseCPU(string(b))
 }
 
-// ParseCPU returns the busy and total ticks of the aggregate "cpu" line of
-// /proc/stat's text: busy is user, nice, system, irq, softirq and steal;
-// total adds idle and iowait (the guest times, already counted in user and
-// nice, are ignored).
-func ParseCPU(stat string) (busy, total int64, err error) {
+// ParseCPU returns the counters of the aggregate "cpu" line of /proc/stat's
+// text.
+func ParseCPU(stat string) (Times, error) {
 	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, errors.New(`/proc/stat: no aggregate "cpu" line with 8 counters`)
+		return Times{}, errors.New(`/proc/stat: no aggregate "cpu" line with 8 counters`)
 	}
 	var v [8]int64
 	for i := range v {
 		n, err := strconv.ParseInt(f[i+1], 10, 64)
 		if err != nil || n < 0 || n > 1<<56 {
-			return 0, 0, fmt.Errorf("/proc/stat: bad counter %q", f[i+1])
+			return Times{}, fmt.Errorf("/proc/stat: bad counter %q", f[i+1])
 		}
 		v[i] = n
 	}
-	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return busy, busy + v[3] + v[4], nil
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return Times{Busy: busy, Total: busy + v[3] + v[4], Steal: v[7]}, nil
 }
 
 // CPUTicks is the CPU time pid has used, user and system, in ticks, from

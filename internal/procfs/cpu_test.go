@@ -8,35 +8,35 @@ import (
 
 func TestParseCPU(t *testing.T) {
 	tests := []struct {
-		stat        string
-		busy, total int64
-		ok          bool
+		stat string
+		want Times
+		ok   bool
 	}{
-		{"cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n", 161, 1181, true},
-		{"cpu 1 2 3 4 5 6 7 8", 27, 36, true},
-		{"cpu0 1 2 3 4 5 6 7 8\n", 0, 0, false},
-		{"cpu 1 2 3\n", 0, 0, false},
-		{"cpu 1 2 3 x 5 6 7 8\n", 0, 0, false},
-		{"cpu 1 2 3 -4 5 6 7 8\n", 0, 0, false},
-		{"", 0, 0, false},
+		{"cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n", Times{161, 1181, 1}, true},
+		{"cpu 1 2 3 4 5 6 7 8", Times{27, 36, 8}, true},
+		{"cpu0 1 2 3 4 5 6 7 8\n", Times{}, false},
+		{"cpu 1 2 3\n", Times{}, false},
+		{"cpu 1 2 3 x 5 6 7 8\n", Times{}, false},
+		{"cpu 1 2 3 -4 5 6 7 8\n", Times{}, false},
+		{"", Times{}, false},
 	}
 	for _, tt := range tests {
-		busy, total, err := ParseCPU(tt.stat)
-		if (err == nil) != tt.ok || busy != tt.busy || total != tt.total {
-			t.Errorf("ParseCPU(%q) = %d, %d, %v; want %d, %d, ok %v", tt.stat, busy, total, err, tt.busy, tt.total, tt.ok)
+		got, err := ParseCPU(tt.stat)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseCPU(%q) = %+v, %v; want %+v, ok %v", tt.stat, got, err, tt.want, tt.ok)
 		}
 	}
-	if busy, total, err := CPU(); err != nil || busy <= 0 || total < busy {
-		t.Errorf("CPU() = %d, %d, %v", busy, total, err)
+	if c, err := CPU(); err != nil || c.Busy <= 0 || c.Total < c.Busy || c.Steal > c.Busy {
+		t.Errorf("CPU() = %+v, %v", c, err)
 	}
 }
 
 func FuzzParseCPU(f *testing.F) {
 	f.Add("cpu  100 5 50 1000 20 3 2 1 0 0\n")
 	f.Fuzz(func(t *testing.T, stat string) {
-		busy, total, err := ParseCPU(stat)
-		if err == nil && (busy < 0 || total < busy) {
-			t.Fatalf("ParseCPU(%q) = %d, %d", stat, busy, total)
+		c, err := ParseCPU(stat)
+		if err == nil && (c.Steal < 0 || c.Busy < c.Steal || c.Total < c.Busy) {
+			t.Fatalf("ParseCPU(%q) = %+v", stat, c)
 		}
 	})
 }

@@ -20,11 +20,11 @@ func serverEnv() []string { return []string{"PATH=" + os.Getenv("PATH")} }
 // the path of a request (nginx, wrk, the server, the script, the kernel),
 // and everything else the machine ran at the time.
 func machineCPU() time.Duration {
-	busy, _, err := procfs.CPU()
+	c, err := procfs.CPU()
 	if err != nil {
 		return 0
 	}
-	return time.Duration(busy) * procfs.Tick
+	return time.Duration(c.Busy) * procfs.Tick
 }
 
 // fcgiwrapBinary finds fcgiwrap: on PATH, or at Debian's /usr/sbin path

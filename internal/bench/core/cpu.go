@@ -26,9 +26,11 @@ type cpuSnap struct {
 func takeSnap(pids []int) (cpuSnap, error) {
 	s := cpuSnap{at: time.Now()}
 	var err error
-	if s.busy, s.total, err = procfs.CPU(); err != nil {
+	c, err := procfs.CPU()
+	if err != nil {
 		return cpuSnap{}, fmt.Errorf("cpu time: %w", err)
 	}
+	s.busy, s.total = c.Busy, c.Total
 	for _, pid := range pids {
 		s.servers += procfs.CPUTicks(pid)
 	}

@@ -28,6 +28,7 @@ func appProc(pid, pgid int, arbiterBin string) bool {
 // cpuSnap is a reading of the CPU time counters.
 type cpuSnap struct {
 	busy, total int64            // all CPUs (/proc/stat), in ticks
+	steal       int64            // of busy: the hypervisor's, given to other guests
 	procs       map[int]procTick // the measured processes
 	self, kids  time.Duration    // this process (the slow clients), and its reaped children (wrk)
 }
@@ -41,7 +42,8 @@ type procTick struct {
 // group and of nginx's (0: none).
 func takeSnap(server, nginx int, arbiterBin string) cpuSnap {
 	s := cpuSnap{procs: map[int]procTick{}}
-	s.busy, s.total, _ = procfs.CPU()
+	c, _ := procfs.CPU()
+	s.busy, s.total, s.steal = c.Busy, c.Total, c.Steal
 	for _, pid := range procfs.Group(server) {
 		role := roleFront
 		if appProc(pid, server, arbiterBin) {
@@ -64,10 +66,11 @@ func takeSnap(server, nginx int, arbiterBin string) cpuSnap {
 
 // cpuDelta is the CPU time the measured processes used from a to b, by
 // role (one that started meanwhile counts from 0; one that exited is
-// lost), and the share of all CPUs' time that went to everything else but
-// this process and wrk (never negative: the counters tick at different
-// times).
-func cpuDelta(a, b cpuSnap) (byRole [nRoles]time.Duration, other float64) {
+// lost), the share of all CPUs' time that went to everything else but this
+// process and wrk (never negative: the counters tick at different times),
+// and the share of it the hypervisor stole: time the machine had work for
+// and ran none.
+func cpuDelta(a, b cpuSnap) (byRole [nRoles]time.Duration, other, steal float64) {
 	var sum time.Duration
 	for pid, p := range b.procs {
 		d := time.Duration(p.ticks-a.procs[pid].ticks) * procfs.Tick
@@ -76,8 +79,9 @@ func cpuDelta(a, b cpuSnap) (byRole [nRoles]time.Duration, other float64) {
 	}
 	total := time.Duration(b.total-a.total) * procfs.Tick
 	if total <= 0 {
-		return byRole, 0
+		return byRole, 0, 0
 	}
 	rest := time.Duration(b.busy-a.busy)*procfs.Tick - sum - (b.self - a.self) - (b.kids - a.kids)
-	return byRole, max(0, float64(rest)/float64(total))
+	stolen := time.Duration(b.steal-a.steal) * procfs.Tick
+	return byRole, max(0, float64(rest)/float64(total)), max(0, float64(stolen)/float64(total))
 }

@@ -181,7 +181,8 @@ func run(ctx context.Context, o options, out io.Writer) int {
 	}
 	printRows(out, ran)
 	fmt.Fprintf(out, "cpu/req: CPU time of the server's processes, and nginx's in the nginx rows, per request (/proc/PID/stat)\n"+
-		"other: the share of all CPUs' time that went to processes other than the server, nginx, wrk and this program\n\n")
+		"other: the share of all CPUs' time that went to processes other than the server, nginx, wrk and this program;\n"+
+		"  steal: the part of it the hypervisor gave to other guests (a round with much of it ran on a slower machine)\n\n")
 	if o.rounds > 1 {
 		printRounds(out, ran)
 	}
@@ -331,7 +332,7 @@ func (b *bench) measure(ctx context.Context, r *row, pgid int) (m sample, err er
 	if err != nil {
 		return m, fmt.Errorf("%w\n%s", err, raw)
 	}
-	m.cpu, m.other = cpuDelta(before, after)
+	m.cpu, m.other, m.steal = cpuDelta(before, after)
 	for _, d := range m.cpu {
 		m.res.CPU += d
 	}

@@ -46,6 +46,7 @@ type sample struct {
 	res       benchkit.Result
 	cpu       [nRoles]time.Duration // CPU time of the measured processes, by role
 	other     float64               // share of the machine's CPU time that went to other processes
+	steal     float64               // of other: the hypervisor's, given to other guests
 	slowOpen  [2]int                // slow connections open when wrk started and ended
 	slowEnded int64                 // slow connections the server closed during the run
 }
@@ -64,11 +65,11 @@ func (r *row) pick() {
 
 // printRounds lists the req/s of every run of each row, in order.
 func printRounds(w io.Writer, rows []*row) {
-	fmt.Fprintf(w, "req/s of each round:\n")
+	fmt.Fprintf(w, "req/s of each round (steal):\n")
 	for _, r := range rows {
 		var parts []string
 		for _, s := range r.runs {
-			parts = append(parts, fmt.Sprintf("%.0f", s.res.ReqPerSec))
+			parts = append(parts, fmt.Sprintf("%.0f (%.0f%%)", s.res.ReqPerSec, 100*s.steal))
 		}
 		fmt.Fprintf(w, "  %-42s %s\n", r.key(), strings.Join(parts, "  "))
 	}
@@ -121,7 +122,7 @@ func printRows(w io.Writer, rows []*row) {
 	for _, r := range rows {
 		width = max(width, len(r.key()))
 	}
-	fmt.Fprintf(w, "%-*s  %8s  %9s  %7s  %8s  %-14s  %6s  %s\n", width, "row", "req/s", "p99", "errors", "cpu/req", "app+rest+nginx", "other", "slow clients open (start, end), closed by the server")
+	fmt.Fprintf(w, "%-*s  %8s  %9s  %7s  %8s  %-14s  %6s  %6s  %s\n", width, "row", "req/s", "p99", "errors", "cpu/req", "app+rest+nginx", "other", "steal", "slow clients open (start, end), closed by the server")
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Fprintf(w, "%-*s  failed: %s\n", width, r.key(), benchkit.FirstLine(r.err))
@@ -138,8 +139,8 @@ func printRows(w io.Writer, rows []*row) {
 				parts[len(parts)-1] = strconv.FormatInt((d / time.Duration(r.res.Requests)).Microseconds(), 10)
 			}
 		}
-		fmt.Fprintf(w, "%-*s  %8.0f  %9s  %7d  %8s  %-14s  %5.0f%%  %s\n", width, r.key(), r.res.ReqPerSec,
-			benchkit.FmtDur(r.res.P99), r.res.Errors, benchkit.FmtDur(r.res.CPUPerRequest()), strings.Join(parts, "+"), 100*r.other, slow)
+		fmt.Fprintf(w, "%-*s  %8.0f  %9s  %7d  %8s  %-14s  %5.0f%%  %5.0f%%  %s\n", width, r.key(), r.res.ReqPerSec,
+			benchkit.FmtDur(r.res.P99), r.res.Errors, benchkit.FmtDur(r.res.CPUPerRequest()), strings.Join(parts, "+"), 100*r.other, 100*r.steal, slow)
 	}
 }
 

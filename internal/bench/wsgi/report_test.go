@@ -16,6 +16,7 @@ func TestPrintRatios(t *testing.T) {
 	}
 	split := run(30000, 0)
 	split.cpu = [nRoles]time.Duration{4 * time.Millisecond, 5 * time.Millisecond, time.Millisecond}
+	split.steal = 0.25
 	slow := run(27000, 0)
 	slow.slowOpen, slow.slowEnded = [2]int{1000, 998}, 1000
 	rows := []*row{
@@ -82,8 +83,8 @@ func TestPrintRatios(t *testing.T) {
 
 	buf.Reset()
 	printRounds(&buf, rows)
-	if !strings.Contains(buf.String(), "31000  30000  12000\n") {
-		t.Errorf("rounds not listed in order:\n%s", buf.String())
+	if !strings.Contains(buf.String(), "31000 (0%)  30000 (25%)  12000 (0%)\n") {
+		t.Errorf("rounds not listed in order, each with its steal:\n%s", buf.String())
 	}
 }
 
