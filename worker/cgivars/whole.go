@@ -18,7 +18,7 @@ type WholeWriter interface {
 // holding those fields, in one write, without building or copying a map:
 // a Content-Length when the fields have none and the status allows a body
 // (none for a HEAD with no body, as Finish does), a sniffed Content-Type
-// when they have none and the body is not empty, and, in style Direct,
+// when they have none and n (below) is not 0, and, in style Direct,
 // the Date and the connection's framing; a Connection field saying close
 // ends the connection after it. The fields go out in the order given,
 // values trimmed and with CR, LF and NUL made spaces as Header's are. n is
@@ -32,8 +32,8 @@ type WholeWriter interface {
 // written, or anything in Header(): a middleware's Connection: close), the
 // fields declare a Trailer, or a declared Content-Length is not the body's
 // length where the body is sent, it does nothing and reports ok false: the
-// caller takes the usual way, which handles those. The error is the write's, as Finish would
-// return it; the response is then finished.
+// caller takes the usual way, which handles those. Otherwise the response
+// is finished, and err is the write's, as Finish would return it.
 func (rw *ResponseWriter) WriteWhole(code int, fields []string, body []byte) (n int, ok bool, err error) {
 	if code < 200 || code > 999 || rw.status != 0 || rw.finished || rw.sent || rw.written > 0 || len(rw.header) > 0 {
 		return 0, false, nil
