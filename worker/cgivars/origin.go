@@ -73,19 +73,26 @@ func (rw *ResponseWriter) hasTrailers() bool {
 // and whether the connection is kept, and edits the snapshot h to match.
 func (rw *ResponseWriter) frame(h http.Header) {
 	o := rw.origin
-	if HasToken(h["Connection"], "close") {
-		o.KeepAlive = false
-	}
+	o.settle(HasToken(h["Connection"], "close"))
 	delete(h, "Connection")
-	if o.KeepAlive && o.Hold != nil && !o.Hold() {
-		o.KeepAlive = false
-	}
 	if rw.bodyAllowed() && !rw.head && rw.clen < 0 && (!rw.finishing || rw.hasTrailers()) {
 		if o.HTTP10 {
 			o.KeepAlive = false // the body ends with the connection
 		} else {
 			rw.chunked = true
 		}
+	}
+}
+
+// settle decides, as the header block goes out, whether the connection
+// is kept: not when the handler said Connection: close (closing), nor when
+// Hold refuses.
+func (o *Origin) settle(closing bool) {
+	if closing {
+		o.KeepAlive = false
+	}
+	if o.KeepAlive && o.Hold != nil && !o.Hold() {
+		o.KeepAlive = false
 	}
 }
 
@@ -108,10 +115,11 @@ func httpDate() string {
 	return d.value
 }
 
-// writeFraming writes the header fields frame decided on.
-func (rw *ResponseWriter) writeFraming(w *bufio.Writer) {
+// writeFraming writes the header fields frame (or WriteWhole) decided on,
+// and a Date unless the handler's fields have one (dated).
+func (rw *ResponseWriter) writeFraming(w *bufio.Writer, dated bool) {
 	o := rw.origin
-	if _, set := rw.snap["Date"]; !set { // a Date with no values keeps it out
+	if !dated {
 		w.WriteString("Date: ")
 		w.WriteString(httpDate())
 		w.WriteString("\r\n")

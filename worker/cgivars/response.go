@@ -370,9 +370,32 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 		h["Content-Type"] = []string{http.DetectContentType(sniff)}
 	}
 	w := b.wire
+	if rw.origin != nil {
+		rw.frame(h)
+	}
+	rw.writeStatusLine(w)
+	writeHeaders(w, h)
+	if rw.origin != nil {
+		_, dated := h["Date"] // a Date with no values keeps it out
+		rw.writeFraming(w, dated)
+	}
+	_, err := w.WriteString("\r\n") // bufio's error is sticky: this reports any above
+	if err == nil && len(b.body) > 0 && !rw.head {
+		err = rw.writeBody(b.body)
+	}
+	b.body = b.body[:0]
+	if err != nil {
+		rw.fail(err)
+	}
+	return rw.err
+}
+
+// writeStatusLine writes the status in the writer's style: a status line
+// to a client (its HTTP version) or for uwsgi, a Status header for FastCGI
+// and SCGI.
+func (rw *ResponseWriter) writeStatusLine(w *bufio.Writer) {
 	switch {
 	case rw.origin != nil:
-		rw.frame(h)
 		w.WriteString(rw.origin.statusProto())
 	case rw.style == StatusLine:
 		w.WriteString("HTTP/1.1 ")
@@ -388,19 +411,6 @@ func (rw *ResponseWriter) sendHeader(more []byte) error {
 		w.WriteString(strconv.Itoa(rw.status))
 	}
 	w.WriteString("\r\n")
-	writeHeaders(w, h)
-	if rw.origin != nil {
-		rw.writeFraming(w)
-	}
-	_, err := w.WriteString("\r\n") // bufio's error is sticky: this reports any above
-	if err == nil && len(b.body) > 0 && !rw.head {
-		err = rw.writeBody(b.body)
-	}
-	b.body = b.body[:0]
-	if err != nil {
-		rw.fail(err)
-	}
-	return rw.err
 }
 
 // writeHeaders writes h sorted by canonical name, skipping what a CGI

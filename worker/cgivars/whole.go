@@ -69,27 +69,9 @@ func (rw *ResponseWriter) WriteWhole(code int, fields []string, body []byte) (n 
 	w := b.wire
 	o := rw.origin
 	if o != nil {
-		if closing {
-			o.KeepAlive = false
-		}
-		if o.KeepAlive && o.Hold != nil && !o.Hold() {
-			o.KeepAlive = false
-		}
-		w.WriteString(o.statusProto())
-	} else if rw.style == StatusLine {
-		w.WriteString("HTTP/1.1 ")
-	} else {
-		w.WriteString("Status: ")
+		o.settle(closing)
 	}
-	w.WriteString(strconv.Itoa(code))
-	w.WriteByte(' ')
-	if text := http.StatusText(code); text != "" {
-		w.WriteString(text)
-	} else {
-		w.WriteString("status code ")
-		w.WriteString(strconv.Itoa(code))
-	}
-	w.WriteString("\r\n")
+	rw.writeStatusLine(w)
 	for i := 0; i+1 < len(fields); i += 2 {
 		switch fields[i] {
 		case "Transfer-Encoding", "Status":
@@ -116,17 +98,7 @@ func (rw *ResponseWriter) WriteWhole(code int, fields []string, body []byte) (n 
 		w.WriteString("\r\n")
 	}
 	if o != nil {
-		if !dated {
-			w.WriteString("Date: ")
-			w.WriteString(httpDate())
-			w.WriteString("\r\n")
-		}
-		switch {
-		case !o.KeepAlive && !o.HTTP10:
-			w.WriteString("Connection: close\r\n")
-		case o.HTTP10 && o.KeepAlive:
-			w.WriteString("Connection: keep-alive\r\n")
-		}
+		rw.writeFraming(w, dated) // not chunked, no Trailer: the length is known
 	}
 	w.WriteString("\r\n")
 	rw.sent = true

@@ -23,11 +23,11 @@ var hopByHop = map[string]bool{
 // to send, appended to fields as name, value, ...: names canonical,
 // hop-by-hop headers dropped but for a Connection: close, which is kept as
 // one "Connection: close" field, and the same Content-Length twice kept
-// once. bad says what is wrong with a block arbiter cannot send (a bad
+// once; clen is that Content-Length ("" for none). bad says what is wrong with a block arbiter cannot send (a bad
 // status or header, which the runner should never have let through, or two
 // Content-Length headers that differ). The names and values share one
 // string: one allocation for the whole block.
-func checkBlock(block []byte, fields []string) (code int, out []string, bad string) {
+func checkBlock(block []byte, fields []string) (code int, out []string, clen, bad string) {
 	status, rest, _ := bytes.Cut(block, []byte{0})
 	ok := len(status) >= 3 && (len(status) == 3 || status[3] == ' ')
 	if ok {
@@ -35,19 +35,19 @@ func checkBlock(block []byte, fields []string) (code int, out []string, bad stri
 		code, ok = c, err == nil && c >= 200 && c <= 999
 	}
 	if !ok {
-		return 0, fields, fmt.Sprintf("bad status %q", status)
+		return 0, fields, "", fmt.Sprintf("bad status %q", status)
 	}
 	out = fields
-	clen, closing := "", false
+	closing := false
 	for block2 := string(rest); len(block2) > 0; {
 		name, r2, ok := strings.Cut(block2, "\x00")
 		if !ok {
-			return 0, fields, "a header without a value"
+			return 0, fields, "", "a header without a value"
 		}
 		var value string
 		value, block2, _ = strings.Cut(r2, "\x00")
 		if !cgivars.IsToken(name) || !cgivars.IsFieldValue(value) {
-			return 0, fields, fmt.Sprintf("bad header %q: %q", name, value)
+			return 0, fields, "", fmt.Sprintf("bad header %q: %q", name, value)
 		}
 		key := http.CanonicalHeaderKey(name)
 		if hopByHop[key] {
@@ -60,13 +60,13 @@ func checkBlock(block []byte, fields []string) (code int, out []string, bad stri
 		if key == "Content-Length" {
 			n, ok := cgivars.ParseDigits(value)
 			if !ok {
-				return 0, fields, fmt.Sprintf("bad Content-Length %q", value)
+				return 0, fields, "", fmt.Sprintf("bad Content-Length %q", value)
 			}
 			if clen != "" {
 				// A client must refuse two lengths (RFC 9112 §6.3); the same
 				// one twice is sent once (RFC 9110 §8.6).
 				if first, _ := cgivars.ParseDigits(clen); first != n {
-					return 0, fields, fmt.Sprintf("two Content-Length headers, %q and %q", clen, value)
+					return 0, fields, "", fmt.Sprintf("two Content-Length headers, %q and %q", clen, value)
 				}
 				continue
 			}
@@ -74,7 +74,7 @@ func checkBlock(block []byte, fields []string) (code int, out []string, bad stri
 		}
 		out = append(out, key, value)
 	}
-	return code, out, ""
+	return code, out, clen, ""
 }
 
 // setHeaders puts the app's status and headers (checkBlock) into w's
@@ -82,7 +82,7 @@ func checkBlock(block []byte, fields []string) (code int, out []string, bad stri
 // a 500, logged.
 func (h *Handler) setHeaders(w http.ResponseWriter, block []byte, r *http.Request, s *slot) (int, error) {
 	var buf [16]string
-	code, fields, bad := checkBlock(block, buf[:0])
+	code, fields, _, bad := checkBlock(block, buf[:0])
 	if bad != "" {
 		return 0, h.badResponse(w, r, s, bad)
 	}

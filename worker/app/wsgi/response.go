@@ -320,19 +320,13 @@ func (h *Handler) answerWhole(w http.ResponseWriter, r *http.Request, s *slot, b
 		clear(*fb)
 		fieldBufs.Put(fb)
 	}()
-	code, fields, bad := checkBlock(block, (*fb)[:0])
+	code, fields, declared, bad := checkBlock(block, (*fb)[:0])
 	if bad != "" {
 		h.badResponse(w, r, s, bad)
 		return
 	}
 	if cap(fields) <= 64 {
-		*fb = fields[:cap(fields)]
-	}
-	declared := ""
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i] == "Content-Length" {
-			declared = fields[i+1]
-		}
+		*fb = fields[:cap(fields)] // keep the array checkBlock grew, unless it is huge
 	}
 	if declared != "" && r.Method != http.MethodHead && bodyAllowed(code) {
 		if n, _ := strconv.ParseInt(declared, 10, 64); n != int64(len(body)) {
